@@ -1,0 +1,5 @@
+"""Allow ``python -m mindsync``."""
+
+from mindsync.cli import main
+
+raise SystemExit(main())

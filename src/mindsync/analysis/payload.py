@@ -1,0 +1,53 @@
+"""Decoding of base64 payloads shared by the face and voice analysers."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+
+from mindsync.analysis.errors import InputError, PayloadTooLarge
+
+_DATA_URL = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?:;[\w=.+-]+)*;base64,", re.IGNORECASE)
+_WHITESPACE = re.compile(r"\s+")
+
+
+def split_data_url(text: str) -> tuple[str | None, str]:
+    """Return ``(mime type or None, base64 text)`` of a plain base64 string or a ``data:`` URL."""
+    match = _DATA_URL.match(text)
+    if match is None:
+        return None, text
+    return (match.group("mime") or None), text[match.end() :]
+
+
+def decode_base64(text: str, *, field: str, max_bytes: int) -> tuple[str | None, bytes]:
+    """Decode base64 (optionally a ``data:`` URL) into bytes without exceeding ``max_bytes``.
+
+    The size is checked on the encoded length before anything is decoded.
+    Raises :class:`PayloadTooLarge` (naming ``field`` and the limit) or :class:`InputError`.
+    """
+    if not isinstance(text, str):
+        raise InputError(f"{field} must be a base64 string", field=field)
+    mime, body = split_data_url(text.strip())
+    if any(c.isspace() for c in body[:4096]) or "\n" in body:
+        body = _WHITESPACE.sub("", body)
+    if not body:
+        raise InputError(f"{field} is empty", field=field)
+    # Every 4 base64 characters carry 3 bytes: check before decoding anything.
+    approx = (len(body) * 3) // 4 - body[-2:].count("=")
+    if approx > max_bytes:
+        raise PayloadTooLarge(
+            f"{field} is {approx} bytes decoded; the limit is {max_bytes} bytes",
+            field=field,
+            limit=max_bytes,
+        )
+    try:
+        if "-" in body or "_" in body:
+            data = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+        else:
+            data = base64.b64decode(body + "=" * (-len(body) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        raise InputError(f"{field} is not valid base64", field=field) from None
+    if not data:
+        raise InputError(f"{field} is empty", field=field)
+    return mime, data

@@ -1,0 +1,131 @@
+"""The one validated settings object of the service.
+
+Every value comes from the environment (or a ``.env`` file): ``DATABASE_URL`` and
+``LOG_LEVEL`` by their plain names, everything else as ``MINDSYNC_<NAME>``.
+An invalid value stops the service at start with a message that names the variable.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SQLITE_PATH = Path("data") / "mindsync.db"
+
+MB = 1024 * 1024
+
+
+class SettingsError(RuntimeError):
+    """Raised when the environment holds an invalid setting; the message names the variable."""
+
+
+class Settings(BaseSettings):
+    """All configuration of MindSync. Build it explicitly in tests: ``Settings(database_url=...)``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="MINDSYNC_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+        validate_default=True,
+    )
+
+    # --- storage -------------------------------------------------------------
+    database_url: str = Field(
+        default=f"sqlite:///{DEFAULT_SQLITE_PATH.as_posix()}",
+        validation_alias=AliasChoices("DATABASE_URL", "MINDSYNC_DATABASE_URL", "database_url"),
+        description="SQLAlchemy URL. sqlite:///path or postgresql+psycopg://user@host/db.",
+    )
+    db_pool_size: int = Field(default=5, ge=1, le=100)
+    auto_migrate: bool = Field(
+        default=True, description="Apply Alembic migrations when the server starts."
+    )
+
+    # --- logging -------------------------------------------------------------
+    log_level: Literal["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"] = Field(
+        default="INFO",
+        validation_alias=AliasChoices("LOG_LEVEL", "MINDSYNC_LOG_LEVEL", "log_level"),
+    )
+    log_json: bool = Field(default=False, description="Emit one JSON object per log line.")
+
+    # --- privacy and retention -------------------------------------------------
+    default_retention_days: int = Field(
+        default=90, ge=1, le=3650, description="Retention for users without preferences."
+    )
+    metrics_retention_days: int = Field(default=30, ge=1, le=3650)
+    retention_interval_seconds: float = Field(
+        default=3600.0, ge=1.0, le=7 * 86400, description="How often retention runs in-server."
+    )
+
+    # --- request limits --------------------------------------------------------
+    max_request_bytes: int = Field(default=32 * MB, ge=1024)
+    face_max_bytes: int = Field(default=8 * MB, ge=1024, description="Decoded image bytes.")
+    face_max_pixels: int = Field(default=25_000_000, ge=10_000)
+    audio_max_bytes: int = Field(default=10 * MB, ge=1024, description="Decoded audio bytes.")
+    audio_max_seconds: float = Field(default=60.0, gt=0, le=3600)
+    motion_max_samples: int = Field(default=60_000, ge=10)
+    motion_max_seconds: float = Field(default=600.0, gt=0, le=86400)
+
+    # --- models ------------------------------------------------------------------
+    models_dir: Path | None = Field(
+        default=None,
+        description="Folder of user-supplied model manifests (the seed's ml_models/).",
+    )
+    face_model_manifest: Path | None = Field(
+        default=None,
+        description="Manifest of the expression model to use instead of the shipped one.",
+    )
+    analysis_threads: int = Field(
+        default=4, ge=1, le=64, description="Worker threads that run analysis off the event loop."
+    )
+
+    # --- server ----------------------------------------------------------------
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalise_database_url(cls, value: str) -> str:
+        """Accept common spellings and return a URL that SQLAlchemy 2 with psycopg 3 understands."""
+        value = value.strip()
+        if not value:
+            raise ValueError("must not be empty")
+        for prefix in ("postgres://", "postgresql://"):
+            if value.startswith(prefix):
+                return "postgresql+psycopg://" + value[len(prefix) :]
+        if not value.startswith(("sqlite", "postgresql+psycopg")):
+            raise ValueError("must start with sqlite:// or postgresql+psycopg://")
+        return value
+
+    @property
+    def is_sqlite(self) -> bool:
+        """True when the configured database is SQLite."""
+        return self.database_url.startswith("sqlite")
+
+
+def _env_name(loc: tuple[object, ...]) -> str:
+    field = str(loc[0]) if loc else "?"
+    info = Settings.model_fields.get(field)
+    if info is not None and isinstance(info.validation_alias, AliasChoices):
+        return str(info.validation_alias.choices[0])
+    return f"MINDSYNC_{field.upper()}"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build the settings from the environment; raise :class:`SettingsError` naming each bad variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = "; ".join(f"{_env_name(err['loc'])}: {err['msg']}" for err in exc.errors())
+        raise SettingsError(f"Invalid settings: {problems}") from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings read from the environment (cached)."""
+    return load_settings()
