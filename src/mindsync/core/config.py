@@ -24,7 +24,7 @@ class SettingsError(RuntimeError):
 
 
 class Settings(BaseSettings):
-    """All configuration of MindSync. Build it explicitly in tests: ``Settings(database_url=...)``."""
+    """All of MindSync's configuration; tests build it as ``Settings(database_url=...)``."""
 
     model_config = SettingsConfigDict(
         env_prefix="MINDSYNC_",
@@ -117,7 +117,7 @@ def _env_name(loc: tuple[object, ...]) -> str:
 
 
 def load_settings(**overrides: object) -> Settings:
-    """Build the settings from the environment; raise :class:`SettingsError` naming each bad variable."""
+    """Settings from the environment; raises :class:`SettingsError` naming each bad variable."""
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:

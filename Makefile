@@ -1,0 +1,53 @@
+# The two commands of the README: `make serve` and `make test`. Each does all the set-up.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-runtime
+TEST_STAMP := $(VENV)/.installed-test
+PIP := $(BIN)/python -m pip --disable-pip-version-check
+
+.PHONY: serve test install install-test lint bench lock clean
+
+$(BIN)/python:
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "MindSync needs Python 3.11 or newer"'
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): $(BIN)/python requirements.lock pyproject.toml
+	$(PIP) install --quiet -r requirements.lock
+	$(PIP) install --quiet --no-deps --no-build-isolation -e .
+	@touch $@
+
+$(TEST_STAMP): $(STAMP) requirements-test.lock
+	$(PIP) install --quiet -r requirements-test.lock -c requirements.lock
+	@touch $@
+
+install: $(STAMP)
+
+install-test: $(TEST_STAMP)
+
+## serve: set up, apply migrations and serve on http://127.0.0.1:8000 (SQLite at data/mindsync.db)
+serve: $(STAMP)
+	$(BIN)/mindsync serve
+
+## test: set up, lint, and run the whole test suite
+test: $(TEST_STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(TEST_STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+## lock: re-pin every dependency after a change to pyproject.toml (needs the registry)
+lock:
+	rm -rf .lockenv && $(PYTHON) -m venv .lockenv
+	.lockenv/bin/pip install --quiet --disable-pip-version-check .
+	.lockenv/bin/pip install --quiet --disable-pip-version-check "setuptools>=77" wheel
+	.lockenv/bin/pip freeze --all --exclude mindsync --exclude pip > requirements.lock
+	.lockenv/bin/pip install --quiet --disable-pip-version-check ".[test]" -c requirements.lock
+	.lockenv/bin/pip freeze --exclude mindsync | grep -vxFf requirements.lock > requirements-test.lock || true
+	rm -rf .lockenv
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

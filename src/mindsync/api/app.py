@@ -1,0 +1,144 @@
+"""The application factory, its lifespan, and the module-level ``app`` for ASGI servers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+
+from mindsync import __version__
+from mindsync.analysis.orchestrator import Orchestrator
+from mindsync.analysis.registry import AnalyzerRegistry, load_analyzers
+from mindsync.api.errors import install_error_handlers
+from mindsync.api.middleware import RequestContextMiddleware
+from mindsync.api.routes import analyze, preferences, sessions, system
+from mindsync.core.clock import Clock, utcnow
+from mindsync.core.config import Settings, load_settings
+from mindsync.core.logging import configure_logging
+from mindsync.storage import migrate
+from mindsync.storage.engine import create_db_engine, create_session_factory
+from mindsync.storage.repositories import metrics as metrics_repo
+from mindsync.storage.retention import run_retention_once
+
+logger = logging.getLogger(__name__)
+
+# Probes and docs would drown the request statistics.
+UNMETERED_ROUTES = frozenset(
+    {"/health", "/metrics", "/docs", "/redoc", "/openapi.json", "/docs/oauth2-redirect"}
+)
+
+DESCRIPTION = """
+MindSync turns what a phone or laptop senses — a face frame, a short voice clip,
+accelerometer and gyroscope samples — into private estimates of a person's momentary
+**expressed** state: facial expression, vocal stress, attention and activity, fused into one
+wellness score with its data quality.
+
+Outputs are estimates of expressed signals, not diagnoses. Only derived results are stored;
+raw images, audio and motion samples never are.
+"""
+
+
+async def _retention_loop(app: FastAPI) -> None:
+    settings: Settings = app.state.settings
+    while True:
+        await asyncio.sleep(settings.retention_interval_seconds)
+        try:
+            report = await run_in_threadpool(
+                run_retention_once, app.state.session_factory, settings, app.state.clock()
+            )
+            logger.info("retention deleted %s", report)
+        except Exception:
+            logger.exception("retention run failed; will retry next interval")
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    registry: AnalyzerRegistry | None = None,
+    clock: Clock = utcnow,
+) -> FastAPI:
+    """Build the MindSync ASGI application.
+
+    ``settings`` defaults to the environment; ``registry`` (already loaded analysers) and
+    ``clock`` can be injected by tests. Models load and migrations run in the lifespan.
+    """
+    settings = settings or load_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(settings.log_level, json_lines=settings.log_json)
+        engine = create_db_engine(settings.database_url, pool_size=settings.db_pool_size)
+        if settings.auto_migrate:
+            await run_in_threadpool(migrate.upgrade, engine)
+        app.state.engine = engine
+        app.state.session_factory = create_session_factory(engine)
+        app.state.registry = registry or await run_in_threadpool(load_analyzers, settings)
+        executor = ThreadPoolExecutor(
+            max_workers=settings.analysis_threads, thread_name_prefix="analysis"
+        )
+        app.state.orchestrator = Orchestrator(app.state.registry, executor)
+        retention = asyncio.create_task(_retention_loop(app), name="retention")
+        logger.info("MindSync %s ready (%s)", __version__, engine.dialect.name)
+        try:
+            yield
+        finally:
+            retention.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await retention
+            executor.shutdown(wait=True, cancel_futures=True)
+            engine.dispose()
+
+    app = FastAPI(
+        title="MindSync",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        license_info={"name": "Apache-2.0", "identifier": "Apache-2.0"},
+    )
+    app.state.settings = settings
+    app.state.clock = clock
+    app.state.started_monotonic = time.monotonic()
+
+    async def record_metric(method: str, route: str, status: int, duration_ms: float) -> None:
+        factory = getattr(app.state, "session_factory", None)
+        if factory is None:
+            return
+
+        def write() -> None:
+            with factory() as db:
+                metrics_repo.record_request(
+                    db=db,
+                    method=method,
+                    route=route,
+                    status_code=status,
+                    duration_ms=duration_ms,
+                    now=app.state.clock(),
+                )
+                db.commit()
+
+        await run_in_threadpool(write)
+
+    app.add_middleware(
+        RequestContextMiddleware,
+        max_body_bytes=settings.max_request_bytes,
+        metric_sink=record_metric,
+        skip_metrics=UNMETERED_ROUTES,
+    )
+    install_error_handlers(app)
+    for module in (analyze, sessions, preferences, system):
+        app.include_router(module.router)
+    return app
+
+
+def _module_app() -> FastAPI:
+    return create_app()
+
+
+app = _module_app()

@@ -1,0 +1,55 @@
+"""``POST /preferences`` and ``GET /preferences/{user_id}``."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from mindsync.api import services
+from mindsync.api.deps import AccessDep, ClockDep, DbDep, SettingsDep
+from mindsync.api.errors import NotFound, error_responses
+from mindsync.api.schemas import PreferencesRead, PreferencesUpdate, UserId
+from mindsync.storage.repositories import preferences as prefs_repo
+from mindsync.storage.repositories import users as users_repo
+
+router = APIRouter(tags=["preferences"])
+
+
+@router.post(
+    "/preferences",
+    response_model=PreferencesRead,
+    summary="Create or update a user's preferences",
+    responses=error_responses(404, 422, 503),
+)
+def update_preferences(
+    body: PreferencesUpdate, db: DbDep, access: AccessDep, settings: SettingsDep, clock: ClockDep
+) -> PreferencesRead:
+    """Change the given fields; omitted ones keep their value. Consent times are recorded."""
+    user_id = access.user(body.user_id)
+    changes = body.model_dump(exclude={"user_id"}, exclude_none=True)
+    prefs = prefs_repo.upsert_preferences(
+        db=db,
+        user_id=user_id,
+        changes=changes,
+        defaults=services.default_preferences(settings),
+        now=clock(),
+    )
+    db.commit()
+    return PreferencesRead.model_validate(prefs)
+
+
+@router.get(
+    "/preferences/{user_id}",
+    response_model=PreferencesRead,
+    summary="A user's preferences",
+    responses=error_responses(404, 422, 503),
+)
+def read_preferences(
+    user_id: UserId, db: DbDep, access: AccessDep, settings: SettingsDep
+) -> PreferencesRead:
+    """The user's stored preferences, or the defaults (``is_default: true``) for a user who
+    has sessions but never set preferences; 404 for a user the service does not know."""
+    user_id = access.user(user_id)
+    stored = prefs_repo.get_preferences(db=db, user_id=user_id)
+    if stored is None and not users_repo.user_known(db=db, user_id=user_id):
+        raise NotFound(f"user {user_id} not found", field="user_id")
+    return services.effective_preferences(stored, user_id=user_id, settings=settings)

@@ -1,0 +1,60 @@
+"""``GET /sessions`` and ``GET /session/{id}``: the stored history."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Query
+
+from mindsync.api.deps import AccessDep, DbDep
+from mindsync.api.errors import ApiError, NotFound, error_responses
+from mindsync.api.schemas import SessionList, SessionRead, UserId, UtcDatetime
+from mindsync.storage.repositories import sessions as sessions_repo
+from mindsync.storage.repositories import users as users_repo
+
+router = APIRouter(tags=["sessions"])
+
+
+@router.get(
+    "/sessions",
+    response_model=SessionList,
+    summary="List stored sessions, newest first",
+    responses=error_responses(404, 422, 503),
+)
+def list_sessions(
+    db: DbDep,
+    access: AccessDep,
+    user_id: Annotated[UserId | None, Query(description="Only this user's sessions.")] = None,
+    since: Annotated[UtcDatetime | None, Query(description="Sessions at or after.")] = None,
+    until: Annotated[UtcDatetime | None, Query(description="Sessions before.")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> SessionList:
+    """One page of sessions, newest first, with the total that match the filters."""
+    if since is not None and until is not None and since >= until:
+        raise ApiError("since must be earlier than until", field="since")
+    scope = access.listing_scope(user_id)
+    if scope is not None and not users_repo.user_known(db=db, user_id=scope):
+        raise NotFound(f"user {scope} not found", field="user_id")
+    rows, total = sessions_repo.list_sessions(
+        db=db, user_id=scope, since=since, until=until, limit=limit, offset=offset
+    )
+    return SessionList(
+        items=[SessionRead.model_validate(r) for r in rows],
+        total=total,
+        limit=limit,
+        offset=offset,
+    )
+
+
+@router.get(
+    "/session/{session_id}",
+    response_model=SessionRead,
+    summary="One stored session",
+    responses=error_responses(404, 422, 503),
+)
+def get_session(session_id: UUID, db: DbDep, access: AccessDep) -> SessionRead:
+    """The stored session with this id; 404 when it does not exist or is not yours."""
+    record = sessions_repo.get_session(db=db, session_id=str(session_id))
+    return SessionRead.model_validate(access.session(record, str(session_id)))

@@ -1,0 +1,115 @@
+"""``GET /``, ``GET /health`` and ``GET /stats``."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from mindsync import __version__
+from mindsync.api.deps import ClockDep, DbDep, RegistryDep
+from mindsync.api.errors import error_responses
+from mindsync.api.schemas import HealthResponse, LatencyStats, RootResponse, StatsResponse
+from mindsync.storage import migrate
+from mindsync.storage.repositories import metrics as metrics_repo
+from mindsync.storage.repositories import sessions as sessions_repo
+
+router = APIRouter(tags=["system"])
+
+
+def _uptime(request: Request) -> float:
+    return round(time.monotonic() - request.app.state.started_monotonic, 3)
+
+
+@router.get("/", response_model=RootResponse, summary="What this service is")
+def root() -> RootResponse:
+    """Name, version and where the documentation lives."""
+    return RootResponse(
+        name="MindSync",
+        version=__version__,
+        description="Private, explainable estimates of expressed state from face, voice "
+        "and motion. Estimates of expressed signals, not diagnoses.",
+        docs="/docs",
+        redoc="/redoc",
+        openapi="/openapi.json",
+        health="/health",
+    )
+
+
+@router.get(
+    "/health",
+    response_model=HealthResponse,
+    summary="Readiness of the database and the analysers",
+    responses={503: {"model": HealthResponse, "description": "The database is unreachable"}},
+)
+def health(request: Request, registry: RegistryDep) -> Any:
+    """``ok`` when everything works; ``degraded`` when an analyser is missing or migrations are
+    behind; ``unavailable`` (503) when the database cannot be reached."""
+    engine = request.app.state.engine
+    database: dict[str, Any] = {"backend": engine.dialect.name}
+    status = "ok"
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        current = migrate.current_revision(engine)
+        head = migrate.head_revision()
+        database.update(
+            reachable=True, revision=current, head=head, migrations_current=current == head
+        )
+        if current != head:
+            status = "degraded"
+    except Exception as exc:  # any driver error means "unreachable" to a prober
+        database.update(reachable=False, error=type(exc).__name__)
+        status = "unavailable"
+    analyzers = registry.describe()
+    if status == "ok" and not all(a["loaded"] for a in analyzers.values()):
+        status = "degraded"
+    body = HealthResponse(
+        status=status,  # type: ignore[arg-type]
+        version=__version__,
+        uptime_seconds=_uptime(request),
+        database=database,
+        analyzers=analyzers,
+    )
+    if status == "unavailable":
+        return JSONResponse(body.model_dump(mode="json"), status_code=503)
+    return body
+
+
+@router.get(
+    "/stats",
+    response_model=StatsResponse,
+    summary="Request, error and latency statistics from stored metrics",
+    responses=error_responses(422, 503),
+)
+def stats(
+    request: Request,
+    db: DbDep,
+    clock: ClockDep,
+    window_hours: Annotated[
+        float | None, Query(gt=0, le=24 * 3650, description="Only the last N hours.")
+    ] = None,
+) -> StatsResponse:
+    """Counts and per-modality latency percentiles, computed from the stored metrics."""
+    since = clock() - timedelta(hours=window_hours) if window_hours is not None else None
+    total, client_errors, server_errors = metrics_repo.request_counts(db=db, since=since)
+    latencies = metrics_repo.modality_latencies(db=db, since=since)
+    return StatsResponse(
+        window_hours=window_hours,
+        uptime_seconds=_uptime(request),
+        requests_total=total,
+        client_errors=client_errors,
+        server_errors=server_errors,
+        requests_by_route=metrics_repo.requests_by_route(db=db, since=since),
+        modality_latency={
+            m: LatencyStats(
+                count=s.count, p50_ms=s.p50_ms, p95_ms=s.p95_ms, mean_quality=s.mean_quality
+            )
+            for m, s in latencies.items()
+        },
+        sessions_stored=sessions_repo.count_sessions(db=db),
+    )

@@ -1,0 +1,312 @@
+"""Request and response models of the HTTP API (field names follow the seed exactly)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    model_validator,
+)
+
+USER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"
+
+
+def _as_utc(value: datetime) -> datetime:
+    """Naive datetimes are taken as UTC; aware ones are converted to UTC."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
+UserId = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=128,
+        pattern=USER_ID_PATTERN,
+        description="Opaque user identifier: letters, digits and . _ : @ -, at most 128.",
+        examples=["user-123"],
+    ),
+]
+Score = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+# ----------------------------------------------------------------------------- errors
+class ErrorDetail(BaseModel):
+    """One problem with a request."""
+
+    field: str | None = Field(default=None, description="Dotted path of the offending field.")
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """The body of every error response."""
+
+    code: str = Field(description="Machine-readable error code.", examples=["validation_error"])
+    message: str = Field(description="What went wrong, for a human.")
+    field: str | None = Field(default=None, description="The offending field, when there is one.")
+    request_id: str | None = Field(default=None, description="Quote it when reporting a problem.")
+    details: list[ErrorDetail] | None = None
+
+
+class ErrorResponse(BaseModel):
+    """Error envelope: ``{"error": {...}}``."""
+
+    error: ErrorBody
+
+
+# ----------------------------------------------------------------------------- analyze
+class Vector3(BaseModel):
+    """Three axes of one sensor sample."""
+
+    x: float
+    y: float
+    z: float
+
+
+class MotionSample(BaseModel):
+    """One motion sample, as in the seed."""
+
+    timestamp: float = Field(description="Seconds (epoch or relative to the recording).")
+    acceleration: Vector3 = Field(description="m/s², with or without gravity.")
+    gyroscope: Vector3 | None = Field(default=None, description="rad/s.")
+
+
+class AxisColumns(BaseModel):
+    """One array per axis."""
+
+    x: list[float]
+    y: list[float]
+    z: list[float]
+
+    @model_validator(mode="after")
+    def _same_length(self) -> AxisColumns:
+        if not len(self.x) == len(self.y) == len(self.z):
+            raise ValueError("x, y and z must have the same length")
+        return self
+
+
+class MotionColumns(BaseModel):
+    """The compact columnar form preferred by clients streaming at 50–200 Hz."""
+
+    timestamps: list[float] = Field(description="Seconds, one per sample.")
+    acceleration: AxisColumns
+    gyroscope: AxisColumns | None = None
+
+    @model_validator(mode="after")
+    def _aligned(self) -> MotionColumns:
+        n = len(self.timestamps)
+        if len(self.acceleration.x) != n:
+            raise ValueError("acceleration arrays must have one value per timestamp")
+        if self.gyroscope is not None and len(self.gyroscope.x) != n:
+            raise ValueError("gyroscope arrays must have one value per timestamp")
+        return self
+
+
+class AnalysisRequest(BaseModel):
+    """A bundle of sensor data to analyse. Every modality is optional, but one is required."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "user_id": "user-123",
+                    "motion_data": [
+                        {
+                            "timestamp": 1640995200.0,
+                            "acceleration": {"x": 0.1, "y": 0.2, "z": 9.8},
+                            "gyroscope": {"x": 0.01, "y": 0.02, "z": 0.03},
+                        }
+                    ],
+                    "timestamp": "2023-12-31T12:00:00Z",
+                    "duration_seconds": 30.0,
+                }
+            ]
+        }
+    )
+
+    session_id: UUID | None = Field(default=None, description="Client-chosen session id.")
+    user_id: UserId | None = None
+    face_image: str | None = Field(
+        default=None, description="Base64 JPEG, PNG or WebP, optionally a data: URL."
+    )
+    audio_data: str | None = Field(
+        default=None,
+        description="Base64 WAV, MP3, OGG, WebM/Opus, MP4/AAC or FLAC, optionally a data: URL.",
+    )
+    motion_data: list[MotionSample] | MotionColumns | None = Field(
+        default=None, description="Samples as in the seed, or the columnar form."
+    )
+    timestamp: UtcDatetime | None = Field(
+        default=None, description="When the data was captured; defaults to now."
+    )
+    duration_seconds: float | None = Field(default=None, gt=0, le=86_400)
+
+    @model_validator(mode="after")
+    def _some_modality(self) -> AnalysisRequest:
+        if self.face_image is None and self.audio_data is None and self.motion_data is None:
+            raise ValueError("give at least one of face_image, audio_data or motion_data")
+        return self
+
+
+class EmotionAnalysis(BaseModel):
+    """The seed's expression block."""
+
+    dominant_emotion: str
+    emotions: dict[str, float]
+    confidence: float = Field(ge=0, le=1)
+    valence: float = Field(ge=-1, le=1)
+    arousal: float = Field(ge=0, le=1)
+
+
+class SkippedModality(BaseModel):
+    """A modality that was present in the request but not analysed."""
+
+    modality: str
+    reason: str
+
+
+class AnalysisResponse(BaseModel):
+    """The seed's analysis response, plus per-modality detail."""
+
+    session_id: str
+    user_id: str | None = None
+    timestamp: datetime
+    status: Literal["completed"] = "completed"
+    emotion_analysis: EmotionAnalysis | None = None
+    stress_level: Score | None = None
+    attention_score: Score | None = None
+    overall_score: Score | None = None
+    quality_score: Score | None = None
+    processing_time_ms: float = Field(ge=0)
+    recommendations: list[str] = Field(default_factory=list)
+    modalities: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Per analysed modality: status, reason, quality, confidence, processing_ms "
+        "and the modality's derived values.",
+    )
+    modalities_used: list[str] = Field(default_factory=list)
+    modalities_skipped: list[SkippedModality] = Field(default_factory=list)
+    stored: bool = Field(description="Whether this result was stored in the user's history.")
+
+
+class SessionRead(AnalysisResponse):
+    """A stored session."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    stored: bool = True
+    duration_seconds: float | None = None
+    created_at: datetime
+
+
+class SessionList(BaseModel):
+    """One page of sessions, newest first."""
+
+    items: list[SessionRead]
+    total: int = Field(ge=0, description="Sessions matching the filters, over all pages.")
+    limit: int
+    offset: int
+
+
+# ----------------------------------------------------------------------------- preferences
+class PreferencesUpdate(BaseModel):
+    """Fields to change; omitted fields keep their current value."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "user_id": "user-123",
+                    "face_enabled": True,
+                    "audio_enabled": False,
+                    "motion_enabled": True,
+                    "store_history": True,
+                    "retention_days": 30,
+                }
+            ]
+        },
+    )
+
+    user_id: UserId
+    face_enabled: bool | None = Field(default=None, description="Consent to face analysis.")
+    audio_enabled: bool | None = Field(default=None, description="Consent to voice analysis.")
+    motion_enabled: bool | None = Field(default=None, description="Consent to motion analysis.")
+    store_history: bool | None = Field(
+        default=None, description="Keep analysis results in the user's history."
+    )
+    retention_days: int | None = Field(
+        default=None, ge=1, le=3650, description="Days to keep sessions before deletion."
+    )
+
+
+class PreferencesRead(BaseModel):
+    """A user's effective preferences."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    user_id: str
+    face_enabled: bool
+    audio_enabled: bool
+    motion_enabled: bool
+    face_consent_at: datetime | None = None
+    audio_consent_at: datetime | None = None
+    motion_consent_at: datetime | None = None
+    store_history: bool
+    retention_days: int
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    is_default: bool = Field(default=False, description="True when the user never set preferences.")
+
+
+# ----------------------------------------------------------------------------- system
+class HealthResponse(BaseModel):
+    """Readiness of the service and its parts."""
+
+    status: Literal["ok", "degraded", "unavailable"]
+    version: str
+    uptime_seconds: float
+    database: dict[str, Any]
+    analyzers: dict[str, dict[str, Any]]
+
+
+class LatencyStats(BaseModel):
+    """Latency of one modality."""
+
+    count: int
+    p50_ms: float | None
+    p95_ms: float | None
+    mean_quality: float | None
+
+
+class StatsResponse(BaseModel):
+    """Service statistics computed from stored metrics."""
+
+    window_hours: float | None
+    uptime_seconds: float
+    requests_total: int
+    client_errors: int
+    server_errors: int
+    requests_by_route: dict[str, int]
+    modality_latency: dict[str, LatencyStats]
+    sessions_stored: int
+
+
+class RootResponse(BaseModel):
+    """What this service is and where its documentation lives."""
+
+    name: str
+    version: str
+    description: str
+    docs: str
+    redoc: str
+    openapi: str
+    health: str

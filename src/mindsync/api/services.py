@@ -1,0 +1,211 @@
+"""Use cases that wire the analysis layer to storage: analyse a request, honour preferences."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from mindsync.analysis.base import Modality, ModalityResult
+from mindsync.analysis.fusion import fuse
+from mindsync.analysis.motion.recording import MotionRecording
+from mindsync.analysis.orchestrator import Orchestrator
+from mindsync.api.errors import ApiError, Conflict
+from mindsync.api.schemas import (
+    AnalysisRequest,
+    AnalysisResponse,
+    MotionColumns,
+    PreferencesRead,
+    SkippedModality,
+)
+from mindsync.core.config import Settings
+from mindsync.storage.models import AnalysisMetric, SessionRecord, UserPreferences
+from mindsync.storage.repositories import preferences as prefs_repo
+from mindsync.storage.repositories import sessions as sessions_repo
+
+logger = logging.getLogger(__name__)
+
+# Request field that carries each modality, and the preference that gates it.
+MODALITY_FIELDS: dict[Modality, tuple[str, str]] = {
+    "face": ("face_image", "face_enabled"),
+    "voice": ("audio_data", "audio_enabled"),
+    "motion": ("motion_data", "motion_enabled"),
+}
+MAX_FUTURE_SKEW = timedelta(days=1)
+
+
+def default_preferences(settings: Settings) -> dict[str, Any]:
+    """Preferences of a user who never set any."""
+    return {
+        "face_enabled": True,
+        "audio_enabled": True,
+        "motion_enabled": True,
+        "store_history": True,
+        "retention_days": settings.default_retention_days,
+    }
+
+
+def effective_preferences(
+    stored: UserPreferences | None, *, user_id: str, settings: Settings
+) -> PreferencesRead:
+    """The stored preferences of a user, or the defaults marked ``is_default``."""
+    if stored is not None:
+        return PreferencesRead.model_validate(stored)
+    return PreferencesRead(user_id=user_id, is_default=True, **default_preferences(settings))
+
+
+def motion_recording(data: Any) -> MotionRecording:
+    """Convert the request's motion samples (either form) into numpy arrays."""
+    if isinstance(data, MotionColumns):
+        t = np.asarray(data.timestamps, dtype=np.float64)
+        acc = np.column_stack(
+            [data.acceleration.x, data.acceleration.y, data.acceleration.z]
+        ).astype(np.float64)
+        gyro = None
+        if data.gyroscope is not None:
+            gyro = np.column_stack([data.gyroscope.x, data.gyroscope.y, data.gyroscope.z]).astype(
+                np.float64
+            )
+        return MotionRecording(timestamps=t, acceleration=acc.reshape(-1, 3), gyroscope=gyro)
+    n = len(data)
+    t = np.fromiter((s.timestamp for s in data), dtype=np.float64, count=n)
+    acc = np.array(
+        [(s.acceleration.x, s.acceleration.y, s.acceleration.z) for s in data], dtype=np.float64
+    ).reshape(-1, 3)
+    gyro = None
+    if n and all(s.gyroscope is not None for s in data):
+        gyro = np.array(
+            [(s.gyroscope.x, s.gyroscope.y, s.gyroscope.z) for s in data],  # type: ignore[union-attr]
+            dtype=np.float64,
+        ).reshape(-1, 3)
+    return MotionRecording(timestamps=t, acceleration=acc, gyroscope=gyro)
+
+
+def load_preferences(
+    factory: sessionmaker[Session], *, user_id: str | None, settings: Settings
+) -> PreferencesRead | None:
+    """The effective preferences of ``user_id`` (``None`` for anonymous requests)."""
+    if user_id is None:
+        return None
+    with factory() as db:
+        stored = prefs_repo.get_preferences(db=db, user_id=user_id)
+        return effective_preferences(stored, user_id=user_id, settings=settings)
+
+
+def session_exists(factory: sessionmaker[Session], session_id: str) -> bool:
+    """Whether a session with this id is stored."""
+    with factory() as db:
+        return sessions_repo.get_session(db=db, session_id=session_id) is not None
+
+
+async def analyze(
+    *,
+    request: AnalysisRequest,
+    prefs: PreferencesRead | None,
+    orchestrator: Orchestrator,
+    now: datetime,
+) -> tuple[AnalysisResponse, dict[Modality, ModalityResult]]:
+    """Analyse the modalities the user consents to; skipped ones are listed with the reason."""
+    if request.timestamp is not None and request.timestamp > now + MAX_FUTURE_SKEW:
+        raise ApiError("timestamp is more than one day in the future", field="timestamp")
+    inputs: dict[Modality, Any] = {}
+    skipped: list[SkippedModality] = []
+    for modality, (field_name, pref_name) in MODALITY_FIELDS.items():
+        value = getattr(request, field_name)
+        if value is None:
+            continue
+        if prefs is not None and not getattr(prefs, pref_name):
+            # Not decoded, not analysed: consent was withdrawn for this modality.
+            skipped.append(
+                SkippedModality(
+                    modality=modality,
+                    reason=f"{pref_name} is off in the user's preferences",
+                )
+            )
+            continue
+        inputs[modality] = motion_recording(value) if modality == "motion" else value
+
+    results = await orchestrator.run(inputs) if inputs else {}
+    fused = fuse(results)
+    response = AnalysisResponse(
+        session_id=str(request.session_id or uuid.uuid4()),
+        user_id=request.user_id,
+        timestamp=request.timestamp or now,
+        emotion_analysis=fused.emotion_analysis,  # type: ignore[arg-type]
+        stress_level=fused.stress_level,
+        attention_score=fused.attention_score,
+        overall_score=fused.overall_score,
+        quality_score=fused.quality_score,
+        processing_time_ms=0.0,
+        recommendations=fused.recommendations,
+        modalities={m: r.model_dump(mode="json") for m, r in results.items()},
+        modalities_used=[m for m, r in results.items() if r.status == "ok"],
+        modalities_skipped=skipped
+        + [
+            SkippedModality(modality=m, reason=r.reason or "no usable signal")
+            for m, r in results.items()
+            if r.status != "ok"
+        ],
+        stored=False,
+    )
+    return response, results
+
+
+def store_analysis(
+    factory: sessionmaker[Session],
+    *,
+    response: AnalysisResponse,
+    results: dict[Modality, ModalityResult],
+    duration_seconds: float | None,
+    now: datetime,
+) -> None:
+    """Store the derived result and its per-modality metrics in one transaction.
+
+    Raises :class:`Conflict` when the session id is already taken.
+    """
+    record = SessionRecord(
+        id=response.session_id,
+        user_id=response.user_id,
+        timestamp=response.timestamp,
+        created_at=now,
+        status=response.status,
+        duration_seconds=duration_seconds,
+        emotion_analysis=(
+            response.emotion_analysis.model_dump() if response.emotion_analysis else None
+        ),
+        stress_level=response.stress_level,
+        attention_score=response.attention_score,
+        overall_score=response.overall_score,
+        quality_score=response.quality_score,
+        processing_time_ms=response.processing_time_ms,
+        recommendations=list(response.recommendations),
+        modalities=response.modalities,
+        modalities_used=list(response.modalities_used),
+        modalities_skipped=[s.model_dump() for s in response.modalities_skipped],
+    )
+    metrics = [
+        AnalysisMetric(
+            created_at=now,
+            session_id=response.session_id,
+            user_id=response.user_id,
+            modality=modality,
+            status=result.status,
+            processing_ms=result.processing_ms,
+            quality=result.quality,
+        )
+        for modality, result in results.items()
+    ]
+    with factory() as db:
+        try:
+            sessions_repo.add_session(db=db, record=record, metrics=metrics)
+            db.commit()
+        except IntegrityError:
+            db.rollback()
+            raise Conflict(
+                f"session {response.session_id} already exists", field="session_id"
+            ) from None

@@ -1,0 +1,110 @@
+"""The ``mindsync`` command line: serve, migrate, cleanup."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import asdict
+
+from mindsync import __version__
+from mindsync.core.clock import utcnow
+from mindsync.core.config import Settings, SettingsError, load_settings
+from mindsync.core.logging import configure_logging
+
+logger = logging.getLogger("mindsync.cli")
+
+
+def _out(text: str) -> None:
+    sys.stdout.write(text + "\n")
+
+
+def _migrate(settings: Settings) -> str | None:
+    from mindsync.storage import migrate
+    from mindsync.storage.engine import create_db_engine
+
+    engine = create_db_engine(settings.database_url)
+    try:
+        migrate.upgrade(engine)
+        return migrate.current_revision(engine)
+    finally:
+        engine.dispose()
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    """Apply migrations once, then serve the API with uvicorn."""
+    import uvicorn
+
+    revision = _migrate(settings)
+    logger.info("database at revision %s", revision)
+    # Migrations ran here, once: the workers must not race to run them again.
+    os.environ["MINDSYNC_AUTO_MIGRATE"] = "false"
+    uvicorn.run(
+        "mindsync.api.app:app",
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        reload=args.reload,
+        workers=None if args.reload else args.workers,
+        log_config=None,
+        proxy_headers=True,
+    )
+    return 0
+
+
+def cmd_migrate(_: argparse.Namespace, settings: Settings) -> int:
+    """Bring the database schema to the newest revision."""
+    revision = _migrate(settings)
+    _out(f"database migrated to revision {revision}")
+    return 0
+
+
+def cmd_cleanup(_: argparse.Namespace, settings: Settings) -> int:
+    """Run retention now and print what it deleted."""
+    from mindsync.storage.engine import create_db_engine, create_session_factory
+    from mindsync.storage.retention import run_retention_once
+
+    _migrate(settings)
+    engine = create_db_engine(settings.database_url)
+    try:
+        report = run_retention_once(create_session_factory(engine), settings, utcnow())
+    finally:
+        engine.dispose()
+    _out(json.dumps({"deleted": asdict(report)}))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``mindsync`` command."""
+    parser = argparse.ArgumentParser(prog="mindsync", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"mindsync {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="apply migrations and serve the HTTP API")
+    serve.add_argument("--host", default=None, help="interface (default MINDSYNC_HOST)")
+    serve.add_argument("--port", type=int, default=None, help="port (default MINDSYNC_PORT)")
+    serve.add_argument("--reload", action="store_true", help="restart on code changes (dev)")
+    serve.add_argument("--workers", type=int, default=1, help="worker processes")
+    serve.set_defaults(func=cmd_serve)
+
+    migrate = commands.add_parser("migrate", help="apply database migrations")
+    migrate.set_defaults(func=cmd_migrate)
+
+    cleanup = commands.add_parser("cleanup", help="delete data past its retention now")
+    cleanup.set_defaults(func=cmd_cleanup)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the process exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        sys.stderr.write(f"mindsync: {exc}\n")
+        return 2
+    configure_logging(settings.log_level, json_lines=settings.log_json)
+    code: int = args.func(args, settings)
+    return code

@@ -1,0 +1,112 @@
+"""SQLAlchemy models: derived results only. No column ever holds an image, audio or samples."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+USER_ID_LENGTH = 128
+
+
+class Base(DeclarativeBase):
+    """Declarative base with a naming convention so that migrations name constraints stably."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: DateTime(timezone=True), dict[str, Any]: JSON}
+
+
+class SessionRecord(Base):
+    """One analysis session: the fused scores and the derived per-modality results."""
+
+    __tablename__ = "sessions"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    user_id: Mapped[str | None] = mapped_column(String(USER_ID_LENGTH))
+    timestamp: Mapped[datetime]
+    created_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16))
+    duration_seconds: Mapped[float | None] = mapped_column(Float)
+    emotion_analysis: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    stress_level: Mapped[float | None] = mapped_column(Float)
+    attention_score: Mapped[float | None] = mapped_column(Float)
+    overall_score: Mapped[float | None] = mapped_column(Float)
+    quality_score: Mapped[float | None] = mapped_column(Float)
+    processing_time_ms: Mapped[float] = mapped_column(Float)
+    recommendations: Mapped[list[Any]] = mapped_column(JSON)
+    modalities: Mapped[dict[str, Any]] = mapped_column(JSON)
+    modalities_used: Mapped[list[Any]] = mapped_column(JSON)
+    modalities_skipped: Mapped[list[Any]] = mapped_column(JSON)
+
+    __table_args__ = (
+        Index("ix_sessions_user_id_timestamp", "user_id", "timestamp"),
+        Index("ix_sessions_timestamp", "timestamp"),
+    )
+
+
+class UserPreferences(Base):
+    """A user's consent per modality, history choice and retention."""
+
+    __tablename__ = "user_preferences"
+
+    user_id: Mapped[str] = mapped_column(String(USER_ID_LENGTH), primary_key=True)
+    face_enabled: Mapped[bool] = mapped_column(Boolean)
+    audio_enabled: Mapped[bool] = mapped_column(Boolean)
+    motion_enabled: Mapped[bool] = mapped_column(Boolean)
+    face_consent_at: Mapped[datetime | None]
+    audio_consent_at: Mapped[datetime | None]
+    motion_consent_at: Mapped[datetime | None]
+    store_history: Mapped[bool] = mapped_column(Boolean)
+    retention_days: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class AnalysisMetric(Base):
+    """Per-modality timing and quality of one stored analysis (no values about the person)."""
+
+    __tablename__ = "analysis_metrics"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime] = mapped_column(index=True)
+    session_id: Mapped[str | None] = mapped_column(
+        String(36), ForeignKey("sessions.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[str | None] = mapped_column(String(USER_ID_LENGTH), index=True)
+    modality: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    processing_ms: Mapped[float] = mapped_column(Float)
+    quality: Mapped[float | None] = mapped_column(Float)
+
+
+class RequestMetric(Base):
+    """One handled API request: route template, status and duration (never a body or a user)."""
+
+    __tablename__ = "request_metrics"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime] = mapped_column(index=True)
+    method: Mapped[str] = mapped_column(String(8))
+    route: Mapped[str] = mapped_column(String(200))
+    status_code: Mapped[int] = mapped_column(Integer)
+    duration_ms: Mapped[float] = mapped_column(Float)

@@ -1,0 +1,42 @@
+"""Reading and writing user preferences (consent, history, retention)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from mindsync.storage.models import UserPreferences
+
+CONSENT_FIELDS = {
+    "face_enabled": "face_consent_at",
+    "audio_enabled": "audio_consent_at",
+    "motion_enabled": "motion_consent_at",
+}
+
+
+def get_preferences(*, db: Session, user_id: str) -> UserPreferences | None:
+    """The stored preferences of ``user_id``, or ``None`` when the user never set any."""
+    return db.get(UserPreferences, user_id)
+
+
+def upsert_preferences(
+    *, db: Session, user_id: str, changes: dict[str, Any], defaults: dict[str, Any], now: datetime
+) -> UserPreferences:
+    """Create or update the preferences of ``user_id`` with ``changes``; the caller commits.
+
+    Fields not in ``changes`` keep their stored value (or ``defaults`` for a new user).
+    Each modality's consent time is set whenever its flag is given.
+    """
+    prefs = db.get(UserPreferences, user_id)
+    if prefs is None:
+        prefs = UserPreferences(user_id=user_id, created_at=now, **defaults)
+        db.add(prefs)
+    for name, value in changes.items():
+        setattr(prefs, name, value)
+        consent_field = CONSENT_FIELDS.get(name)
+        if consent_field is not None:
+            setattr(prefs, consent_field, now)
+    prefs.updated_at = now
+    return prefs
