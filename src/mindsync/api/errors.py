@@ -123,7 +123,8 @@ async def _validation_handler(_: Request, exc: Exception) -> JSONResponse:
     details = []
     for err in exc.errors():
         # Never echo ``input`` or ``ctx``: they may hold a whole image, or NaN that breaks JSON.
-        details.append({"field": _field_path(err.get("loc", ())), "message": str(err["msg"])})
+        message = str(err["msg"]).removeprefix("Value error, ")
+        details.append({"field": _field_path(err.get("loc", ())), "message": message})
     first = details[0] if details else {"field": None, "message": "invalid request"}
     message = f"{first['field']}: {first['message']}" if first["field"] else first["message"]
     return error_response(422, "validation_error", message, field=first["field"], details=details)

@@ -200,11 +200,32 @@ class AnalysisResponse(BaseModel):
 class SessionRead(AnalysisResponse):
     """A stored session."""
 
-    model_config = ConfigDict(from_attributes=True)
-
+    timestamp: UtcDatetime
     stored: bool = True
     duration_seconds: float | None = None
-    created_at: datetime
+    created_at: UtcDatetime
+
+    @classmethod
+    def from_record(cls, record: Any) -> SessionRead:
+        """The API view of a stored ``SessionRecord``."""
+        return cls(
+            session_id=record.id,
+            user_id=record.user_id,
+            timestamp=record.timestamp,
+            created_at=record.created_at,
+            status=record.status,
+            duration_seconds=record.duration_seconds,
+            emotion_analysis=record.emotion_analysis,
+            stress_level=record.stress_level,
+            attention_score=record.attention_score,
+            overall_score=record.overall_score,
+            quality_score=record.quality_score,
+            processing_time_ms=record.processing_time_ms,
+            recommendations=record.recommendations,
+            modalities=record.modalities,
+            modalities_used=record.modalities_used,
+            modalities_skipped=record.modalities_skipped,
+        )
 
 
 class SessionList(BaseModel):
@@ -257,13 +278,13 @@ class PreferencesRead(BaseModel):
     face_enabled: bool
     audio_enabled: bool
     motion_enabled: bool
-    face_consent_at: datetime | None = None
-    audio_consent_at: datetime | None = None
-    motion_consent_at: datetime | None = None
+    face_consent_at: UtcDatetime | None = None
+    audio_consent_at: UtcDatetime | None = None
+    motion_consent_at: UtcDatetime | None = None
     store_history: bool
     retention_days: int
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
+    created_at: UtcDatetime | None = None
+    updated_at: UtcDatetime | None = None
     is_default: bool = Field(default=False, description="True when the user never set preferences.")
 
 

@@ -41,7 +41,7 @@ def list_sessions(
         db=db, user_id=scope, since=since, until=until, limit=limit, offset=offset
     )
     return SessionList(
-        items=[SessionRead.model_validate(r) for r in rows],
+        items=[SessionRead.from_record(r) for r in rows],
         total=total,
         limit=limit,
         offset=offset,
@@ -57,4 +57,4 @@ def list_sessions(
 def get_session(session_id: UUID, db: DbDep, access: AccessDep) -> SessionRead:
     """The stored session with this id; 404 when it does not exist or is not yours."""
     record = sessions_repo.get_session(db=db, session_id=str(session_id))
-    return SessionRead.model_validate(access.session(record, str(session_id)))
+    return SessionRead.from_record(access.session(record, str(session_id)))

@@ -1,0 +1,96 @@
+"""``/``, ``/health``, ``/stats`` and the rendered documentation."""
+
+from __future__ import annotations
+
+import pytest
+
+from mindsync import __version__
+from mindsync.core.config import Settings
+from tests.api.fakes import fake_registry
+from tests.api.test_analyze import AUDIO, FACE
+from tests.conftest import make_client
+
+
+@pytest.fixture
+def client(settings, clock):
+    with make_client(settings, fake_registry(), clock) as c:
+        yield c
+
+
+def test_root_names_the_service_and_links_the_docs(client) -> None:
+    body = client.get("/").json()
+    assert body["name"] == "MindSync"
+    assert body["version"] == __version__
+    assert body["docs"] == "/docs" and body["redoc"] == "/redoc"
+
+
+def test_docs_and_redoc_render_with_examples(client) -> None:
+    assert "swagger-ui" in client.get("/docs").text
+    assert "redoc" in client.get("/redoc").text.lower()
+    schema = client.get("/openapi.json").json()
+    for path in ("/analyze", "/sessions", "/session/{session_id}", "/health", "/stats", "/"):
+        assert path in schema["paths"]
+    assert "/preferences" in schema["paths"] and "/preferences/{user_id}" in schema["paths"]
+    analyze = schema["paths"]["/analyze"]["post"]
+    for code in ("413", "415", "422", "501"):
+        assert code in analyze["responses"]
+    request_schema = schema["components"]["schemas"]["AnalysisRequest"]
+    assert request_schema["examples"][0]["motion_data"][0]["acceleration"]["z"] == 9.8
+
+
+def test_health_reports_database_migrations_and_analysers(client) -> None:
+    body = client.get("/health").json()
+    assert body["status"] == "ok"
+    assert body["database"]["reachable"] is True
+    assert body["database"]["migrations_current"] is True
+    assert set(body["analyzers"]) == {"face", "voice", "motion"}
+    assert all(a["loaded"] for a in body["analyzers"].values())
+    assert body["uptime_seconds"] >= 0
+
+
+def test_health_is_degraded_when_an_analyser_is_missing(settings, clock) -> None:
+    with make_client(settings, fake_registry("motion"), clock) as c:
+        body = c.get("/health").json()
+    assert body["status"] == "degraded"
+    assert body["analyzers"]["face"] == {
+        "loaded": False,
+        "reason": "the face analyser is not implemented yet",
+    }
+
+
+def test_health_is_503_when_the_database_is_unreachable(clock) -> None:
+    settings = Settings(
+        database_url="postgresql+psycopg://nobody@127.0.0.1:1/none", auto_migrate=False
+    )
+    with make_client(settings, fake_registry(), clock) as c:
+        response = c.get("/health")
+        listing = c.get("/sessions")
+    assert response.status_code == 503
+    assert response.json()["status"] == "unavailable"
+    assert response.json()["database"]["reachable"] is False
+    assert listing.status_code == 503
+    assert listing.json()["error"]["code"] == "database_unavailable"
+
+
+def test_stats_count_requests_errors_latency_and_sessions(client, clock) -> None:
+    for _ in range(3):
+        assert client.post("/analyze", json={"face_image": FACE, "audio_data": AUDIO}).status_code == 200
+    assert client.post("/analyze", json={}).status_code == 422
+    assert client.get("/session/00000000-0000-0000-0000-000000000000").status_code == 404
+    client.get("/health")  # probes are not counted
+    stats = client.get("/stats").json()
+    assert stats["requests_total"] == 5
+    assert stats["client_errors"] == 2
+    assert stats["server_errors"] == 0
+    assert stats["requests_by_route"]["POST /analyze"] == 4
+    assert stats["requests_by_route"]["GET /session/{session_id}"] == 1
+    assert stats["sessions_stored"] == 3
+    face = stats["modality_latency"]["face"]
+    assert face["count"] == 3
+    assert 0 <= face["p50_ms"] <= face["p95_ms"]
+    assert face["mean_quality"] == pytest.approx(0.9)
+
+    clock.advance(hours=2)
+    recent = client.get("/stats", params={"window_hours": 1}).json()
+    assert recent["requests_total"] == 0
+    assert recent["modality_latency"] == {}
