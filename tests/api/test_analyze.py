@@ -165,9 +165,7 @@ def test_malformed_json_is_422(client) -> None:
 
 
 def test_nan_in_motion_gives_a_clean_4xx_not_a_500(client) -> None:
-    raw = (
-        '{"motion_data": [{"timestamp": 1.0, "acceleration": {"x": NaN, "y": 0, "z": 9.8}}]}'
-    ).encode()
+    raw = b'{"motion_data": [{"timestamp": 1.0, "acceleration": {"x": NaN, "y": 0, "z": 9.8}}]}'
     response = client.post("/analyze", content=raw, headers={"content-type": "application/json"})
     assert response.status_code == 422
     assert response.json()["error"]["field"].startswith("motion_data")

@@ -74,7 +74,8 @@ def test_health_is_503_when_the_database_is_unreachable(clock) -> None:
 
 def test_stats_count_requests_errors_latency_and_sessions(client, clock) -> None:
     for _ in range(3):
-        assert client.post("/analyze", json={"face_image": FACE, "audio_data": AUDIO}).status_code == 200
+        response = client.post("/analyze", json={"face_image": FACE, "audio_data": AUDIO})
+        assert response.status_code == 200
     assert client.post("/analyze", json={}).status_code == 422
     assert client.get("/session/00000000-0000-0000-0000-000000000000").status_code == 404
     client.get("/health")  # probes are not counted
