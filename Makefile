@@ -44,9 +44,11 @@ lock:
 	rm -rf .lockenv && $(PYTHON) -m venv .lockenv
 	.lockenv/bin/pip install --quiet --disable-pip-version-check .
 	.lockenv/bin/pip install --quiet --disable-pip-version-check "setuptools>=77" wheel
-	.lockenv/bin/pip freeze --all --exclude mindsync --exclude pip > requirements.lock
-	.lockenv/bin/pip install --quiet --disable-pip-version-check ".[test]" -c requirements.lock
-	.lockenv/bin/pip freeze --exclude mindsync | grep -vxFf requirements.lock > requirements-test.lock || true
+	.lockenv/bin/pip freeze --all --exclude mindsync --exclude pip > .lockenv/runtime.txt
+	.lockenv/bin/pip install --quiet --disable-pip-version-check ".[test]" -c .lockenv/runtime.txt
+	.lockenv/bin/pip freeze --all --exclude mindsync --exclude pip \
+		| grep -vxFf .lockenv/runtime.txt > requirements-test.lock || true
+	sed -E 's/^(uvloop==.*)$$/\1 ; sys_platform != "win32"/' .lockenv/runtime.txt > requirements.lock
 	rm -rf .lockenv
 
 clean:
