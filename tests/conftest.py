@@ -111,9 +111,7 @@ def settings(database_url: str, db_engine: sa.Engine) -> Settings:
     return Settings(database_url=database_url, auto_migrate=True, analysis_threads=2)
 
 
-def make_client(
-    settings: Settings, registry: AnalyzerRegistry, clock: Any
-) -> TestClient:
+def make_client(settings: Settings, registry: AnalyzerRegistry, clock: Any) -> TestClient:
     """A test client for an app built with these parts (use it as a context manager)."""
     app = create_app(settings, registry=registry, clock=clock)
     return TestClient(app, raise_server_exceptions=False)
