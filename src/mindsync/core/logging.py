@@ -58,6 +58,7 @@ def configure_logging(level: str = "INFO", *, json_lines: bool = False) -> None:
             "root": {"level": level, "handlers": ["console"]},
             "loggers": {
                 "uvicorn.access": {"level": "WARNING"},
+                "alembic": {"level": "WARNING"},
                 "uvicorn.error": {"level": level},
             },
         }
