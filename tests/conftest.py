@@ -24,6 +24,7 @@ from mindsync.storage.engine import create_db_engine
 DATA_DIR = Path(__file__).parent / "data"
 TEST_DATABASE_ENV = "MINDSYNC_TEST_DATABASE_URL"
 PG_DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+ADMIN_TOKEN = "test-admin-token-0123456789abcdef-0123456789"
 
 
 class FakeClock:
@@ -108,10 +109,22 @@ def clock() -> FakeClock:
 @pytest.fixture
 def settings(database_url: str, db_engine: sa.Engine) -> Settings:
     """Settings pointing at the emptied test database."""
-    return Settings(database_url=database_url, auto_migrate=True, analysis_threads=2)
+    return Settings(
+        database_url=database_url,
+        auto_migrate=True,
+        analysis_threads=2,
+        admin_token=ADMIN_TOKEN,
+        rate_limit_per_minute=0,
+    )
 
 
-def make_client(settings: Settings, registry: AnalyzerRegistry, clock: Any) -> TestClient:
-    """A test client for an app built with these parts (use it as a context manager)."""
+def make_client(
+    settings: Settings, registry: AnalyzerRegistry, clock: Any, *, token: str | None = ADMIN_TOKEN
+) -> TestClient:
+    """A test client for an app built with these parts (use it as a context manager).
+
+    It sends ``token`` as its bearer token: the administrator's unless told otherwise.
+    """
     app = create_app(settings, registry=registry, clock=clock)
-    return TestClient(app, raise_server_exceptions=False)
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return TestClient(app, raise_server_exceptions=False, headers=headers)

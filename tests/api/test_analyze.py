@@ -109,14 +109,20 @@ def test_no_face_is_a_result_not_an_error(client) -> None:
     assert body["quality_score"] == pytest.approx(0.05)
 
 
-def test_client_session_id_is_kept_and_a_duplicate_is_a_conflict(client, db_engine) -> None:
+def test_a_retried_session_id_returns_the_stored_result_once(client, db_engine) -> None:
     session_id = str(uuid.uuid4())
-    first = client.post("/analyze", json={"session_id": session_id, "audio_data": AUDIO})
+    body = {"session_id": session_id, "user_id": "kim", "audio_data": AUDIO}
+    first = client.post("/analyze", json=body)
     assert first.status_code == 200
     assert first.json()["session_id"] == session_id
-    again = client.post("/analyze", json={"session_id": session_id, "audio_data": AUDIO})
-    assert again.status_code == 409
-    assert again.json()["error"]["field"] == "session_id"
+    retry = client.post("/analyze", json=body)
+    assert retry.status_code == 200
+    assert retry.json()["stress_level"] == first.json()["stress_level"]
+    assert retry.json()["stored"] is True
+    assert count(db_engine, "sessions") == 1
+    other = client.post("/analyze", json={**body, "user_id": "lee"})
+    assert other.status_code == 409
+    assert other.json()["error"]["field"] == "session_id"
     assert count(db_engine, "sessions") == 1
 
 

@@ -74,7 +74,9 @@ def test_health_is_503_when_the_database_is_unreachable(clock) -> None:
 
 def test_stats_count_requests_errors_latency_and_sessions(client, clock) -> None:
     for _ in range(3):
-        response = client.post("/analyze", json={"face_image": FACE, "audio_data": AUDIO})
+        response = client.post(
+            "/analyze", json={"user_id": "sam", "face_image": FACE, "audio_data": AUDIO}
+        )
         assert response.status_code == 200
     assert client.post("/analyze", json={}).status_code == 422
     assert client.get("/session/00000000-0000-0000-0000-000000000000").status_code == 404

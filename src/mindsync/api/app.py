@@ -18,7 +18,7 @@ from mindsync.analysis.orchestrator import Orchestrator
 from mindsync.analysis.registry import AnalyzerRegistry, load_analyzers
 from mindsync.api.errors import install_error_handlers
 from mindsync.api.middleware import RequestContextMiddleware
-from mindsync.api.routes import analyze, preferences, sessions, system
+from mindsync.api.routes import analyze, preferences, sessions, system, users
 from mindsync.core.clock import Clock, utcnow
 from mindsync.core.config import Settings, load_settings
 from mindsync.core.logging import configure_logging
@@ -132,7 +132,7 @@ def create_app(
         skip_metrics=UNMETERED_ROUTES,
     )
     install_error_handlers(app)
-    for module in (analyze, sessions, preferences, system):
+    for module in (analyze, sessions, preferences, users, system):
         app.include_router(module.router)
     return app
 

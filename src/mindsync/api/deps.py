@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
 
 from mindsync.analysis.orchestrator import Orchestrator
 from mindsync.analysis.registry import AnalyzerRegistry
-from mindsync.api.errors import NotFound
+from mindsync.api.errors import NotFound, Unauthorized
 from mindsync.core.clock import Clock
 from mindsync.core.config import Settings
+from mindsync.core.logging import request_id_var
 from mindsync.storage.models import SessionRecord
+from mindsync.storage.repositories import audit as audit_repo
+from mindsync.storage.repositories import tokens as tokens_repo
 
 
 def get_settings(request: Request) -> Settings:
@@ -53,37 +57,126 @@ def get_clock(request: Request) -> Clock:
     return clock
 
 
+def _not_found(user_id: str) -> NotFound:
+    return NotFound(f"user {user_id} not found", field="user_id")
+
+
 @dataclass(frozen=True)
 class Access:
     """Who is calling, and the one place that decides whose data they may touch.
 
-    Every read or write of a user's data goes through these methods, so that
-    authentication and ownership can be enforced here alone. A refusal is a 404, never a
-    403, so that nobody learns whether another user's data exists.
+    Every read or write of a user's data goes through these methods. A refusal for another
+    user's data is a 404, never a 403, so that nobody learns whether it exists.
     """
 
-    principal: str | None = None
+    kind: Literal["admin", "user", "anonymous"]
+    user_id: str | None = None
+    allow_anonymous: bool = False
+
+    @property
+    def actor(self) -> str:
+        """How the audit log names the caller."""
+        return f"user:{self.user_id}" if self.kind == "user" else self.kind
+
+    def require_authenticated(self) -> None:
+        """Raise 401 for callers without a valid token."""
+        if self.kind == "anonymous":
+            raise Unauthorized("a bearer token is required", field="Authorization")
+
+    def require_admin(self) -> None:
+        """Raise 401/404 unless the caller is the administrator."""
+        self.require_authenticated()
+        if self.kind != "admin":
+            raise NotFound("not found")
 
     def user(self, user_id: str) -> str:
-        """Return ``user_id`` if the caller may act for that user; raise 404 otherwise."""
+        """Return ``user_id`` if the caller may act for that user; raise 401 or 404 otherwise."""
+        self.require_authenticated()
+        if self.kind == "user" and user_id != self.user_id:
+            raise _not_found(user_id)
         return user_id
 
+    def analysis_subject(self, requested: str | None) -> tuple[str | None, bool]:
+        """(user the analysis belongs to, whether it may be stored) for ``/analyze``.
+
+        Anonymous results are never stored; an administrator who names no user gets an
+        anonymous, unstored result too.
+        """
+        if self.kind == "anonymous":
+            if not self.allow_anonymous:
+                raise Unauthorized(
+                    "a bearer token is required (anonymous analysis is off)",
+                    field="Authorization",
+                )
+            if requested is not None:
+                raise Unauthorized("a token is required to analyse for a user", field="user_id")
+            return None, False
+        if self.kind == "user":
+            if requested is not None and requested != self.user_id:
+                raise _not_found(requested)
+            return self.user_id, True
+        return requested, requested is not None
+
     def listing_scope(self, user_id: str | None) -> str | None:
-        """The user whose sessions the caller may list (``None``: all, administrators only)."""
+        """The user whose sessions the caller may list (``None``: all, administrator only)."""
+        self.require_authenticated()
+        if self.kind == "user":
+            return self.user(user_id) if user_id is not None else self.user_id
         return user_id
 
     def session(self, record: SessionRecord | None, session_id: str) -> SessionRecord:
         """Return ``record`` if it exists and the caller may read it; raise 404 otherwise."""
+        self.require_authenticated()
+        missing = NotFound(f"session {session_id} not found", field="session_id")
         if record is None:
-            raise NotFound(f"session {session_id} not found", field="session_id")
-        if record.user_id is not None:
-            self.user(record.user_id)
+            raise missing
+        if self.kind == "user" and record.user_id != self.user_id:
+            raise missing
         return record
+
+    def audit(
+        self, db: Session, *, action: str, target_user_id: str | None, resource: str, now: object
+    ) -> None:
+        """Record in the audit log that the caller did ``action`` on ``resource``."""
+        audit_repo.record(
+            db=db,
+            actor=self.actor,
+            action=action,
+            target_user_id=target_user_id,
+            resource=resource,
+            request_id=request_id_var.get(),
+            now=now,  # type: ignore[arg-type]
+        )
+
+
+def bearer_token(request: Request) -> str | None:
+    """The token of an ``Authorization: Bearer`` header, or ``None`` when there is none."""
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or len(token) > 512:
+        raise Unauthorized("Authorization must be 'Bearer <token>'", field="Authorization")
+    return token
 
 
 def get_access(request: Request) -> Access:
-    """The caller's access (no authentication yet: every caller acts for the user it names)."""
-    return Access()
+    """Authenticate the caller from its bearer token (401 for an unknown or revoked token)."""
+    settings: Settings = request.app.state.settings
+    token = bearer_token(request)
+    if token is None:
+        return Access(kind="anonymous", allow_anonymous=settings.allow_anonymous)
+    admin = settings.admin_token
+    if admin is not None and hmac.compare_digest(
+        token.encode("utf-8"), admin.get_secret_value().encode("utf-8")
+    ):
+        return Access(kind="admin")
+    with request.app.state.session_factory() as db:
+        user_id = tokens_repo.resolve_token(db=db, token=token)
+    if user_id is None:
+        raise Unauthorized("the bearer token is unknown or revoked", field="Authorization")
+    return Access(kind="user", user_id=user_id)
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

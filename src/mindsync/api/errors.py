@@ -46,6 +46,13 @@ class NotFound(ApiError):
     code = "not_found"
 
 
+class Unauthorized(ApiError):
+    """No valid credentials for an endpoint that needs them."""
+
+    status_code = 401
+    code = "unauthorized"
+
+
 class Conflict(ApiError):
     """The request conflicts with what is stored."""
 
@@ -140,7 +147,8 @@ async def _analysis_handler(_: Request, exc: Exception) -> JSONResponse:
 
 async def _api_handler(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
-    return error_response(exc.status_code, exc.code, exc.message, field=exc.field)
+    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
+    return error_response(exc.status_code, exc.code, exc.message, field=exc.field, headers=headers)
 
 
 async def _http_handler(_: Request, exc: Exception) -> JSONResponse:
@@ -179,8 +187,10 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
 
     text = {
         400: "Bad request",
+        401: "No valid bearer token",
         404: "Not found (or not yours)",
         409: "Conflict with stored data",
+        429: "Too many requests; retry after the Retry-After header's seconds",
         413: "An input is past a configured limit; the message names it",
         415: "An input is in a format that cannot be decoded",
         422: "Invalid request; the message names the field",

@@ -331,3 +331,87 @@ class RootResponse(BaseModel):
     redoc: str
     openapi: str
     health: str
+
+
+# ----------------------------------------------------------------------------- users
+class UserCreate(BaseModel):
+    """A new user (administrator only)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200, description="Display name.")
+    user_id: UserId | None = Field(default=None, description="Chosen id; random when omitted.")
+
+
+class UserCreated(BaseModel):
+    """A new user and their first token: the only time the token is shown."""
+
+    user_id: str
+    name: str
+    created_at: UtcDatetime
+    token: str = Field(description="Bearer token; store it now, it is not shown again.")
+
+
+class TokenIssued(BaseModel):
+    """A freshly issued token; every older token of the user is revoked."""
+
+    user_id: str
+    token: str = Field(description="Bearer token; store it now, it is not shown again.")
+
+
+class ErasureResponse(BaseModel):
+    """What an erasure deleted, by kind."""
+
+    user_id: str
+    deleted: dict[str, int]
+
+
+class AuditEventRead(BaseModel):
+    """One audit event."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    created_at: UtcDatetime
+    actor: str
+    action: str
+    resource: str
+    request_id: str | None
+
+
+class MetricRead(BaseModel):
+    """Timing and quality of one modality of one analysis."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    created_at: UtcDatetime
+    session_id: str | None
+    modality: str
+    status: str
+    processing_ms: float
+    quality: float | None
+
+
+class TokenRead(BaseModel):
+    """A token's metadata (never the token or its hash)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    prefix: str
+    created_at: UtcDatetime
+    revoked_at: UtcDatetime | None
+
+
+class UserExport(BaseModel):
+    """Everything MindSync holds about one user (derived data only)."""
+
+    user_id: str
+    exported_at: UtcDatetime
+    user: dict[str, Any] | None
+    preferences: PreferencesRead | None
+    sessions: list[SessionRead]
+    metrics: list[MetricRead]
+    tokens: list[TokenRead]
+    baselines: dict[str, Any] = Field(
+        default_factory=dict, description="Personal baselines (none are kept yet)."
+    )
+    audit: list[AuditEventRead]

@@ -97,10 +97,10 @@ def load_preferences(
         return effective_preferences(stored, user_id=user_id, settings=settings)
 
 
-def session_exists(factory: sessionmaker[Session], session_id: str) -> bool:
-    """Whether a session with this id is stored."""
+def find_session(factory: sessionmaker[Session], session_id: str) -> SessionRecord | None:
+    """The stored session with this id, or ``None``."""
     with factory() as db:
-        return sessions_repo.get_session(db=db, session_id=session_id) is not None
+        return sessions_repo.get_session(db=db, session_id=session_id)
 
 
 async def analyze(

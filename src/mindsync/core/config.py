@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_SQLITE_PATH = Path("data") / "mindsync.db"
 
@@ -84,6 +84,28 @@ class Settings(BaseSettings):
         default=4, ge=1, le=64, description="Worker threads that run analysis off the event loop."
     )
 
+    # --- security ----------------------------------------------------------------
+    admin_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token of the administrator, who may act for any user (>= 32 chars).",
+    )
+    allow_anonymous: bool = Field(
+        default=False,
+        description="Allow /analyze without a token; anonymous results are never stored.",
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Origins allowed by CORS (JSON list or comma-separated)."
+    )
+    rate_limit_per_minute: int = Field(
+        default=600, ge=0, description="Requests per minute per token (or per address); 0 = off."
+    )
+    redis_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("REDIS_URL", "MINDSYNC_REDIS_URL", "redis_url"),
+        description="Share rate limits between processes through Redis.",
+    )
+    max_json_depth: int = Field(default=32, ge=4, le=1000)
+
     # --- server ----------------------------------------------------------------
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
@@ -100,6 +122,27 @@ class Settings(BaseSettings):
                 return "postgresql+psycopg://" + value[len(prefix) :]
         if not value.startswith(("sqlite", "postgresql+psycopg")):
             raise ValueError("must start with sqlite:// or postgresql+psycopg://")
+        return value
+
+    @field_validator("admin_token")
+    @classmethod
+    def _strong_admin_token(cls, value: SecretStr | None) -> SecretStr | None:
+        """An administrator token must be long enough not to be guessed."""
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("must be at least 32 characters")
+        return value
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        """Accept a JSON list or a comma-separated string."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                import json
+
+                return json.loads(text)
+            return [item.strip() for item in text.split(",") if item.strip()]
         return value
 
     @property

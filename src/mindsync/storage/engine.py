@@ -62,3 +62,19 @@ def create_db_engine(url: str, *, pool_size: int = 5, echo: bool = False) -> Eng
 def create_session_factory(engine: Engine) -> sessionmaker[Session]:
     """A session factory whose objects stay readable after commit."""
     return sessionmaker(bind=engine, expire_on_commit=False, autoflush=False)
+
+
+def checkpoint_sqlite(engine: Engine) -> None:
+    """Move the WAL into the database file and truncate it, so deleted rows leave no copy.
+
+    A no-op on other databases. Runs outside any transaction, as SQLite requires.
+    """
+    if engine.dialect.name != "sqlite":
+        return
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        cursor.close()
+    finally:
+        raw.close()

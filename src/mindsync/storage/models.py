@@ -110,3 +110,42 @@ class RequestMetric(Base):
     route: Mapped[str] = mapped_column(String(200))
     status_code: Mapped[int] = mapped_column(Integer)
     duration_ms: Mapped[float] = mapped_column(Float)
+
+
+class User(Base):
+    """A person who owns data; their id is what ``user_id`` means everywhere else."""
+
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(String(USER_ID_LENGTH), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+
+
+class ApiToken(Base):
+    """An API token, stored only as its SHA-256 hash; the token itself is shown once."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[str] = mapped_column(
+        String(USER_ID_LENGTH), ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(12))
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class AuditEvent(Base):
+    """Who read, changed, exported or erased which user's data, and when (never payloads)."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime] = mapped_column(index=True)
+    actor: Mapped[str] = mapped_column(String(USER_ID_LENGTH + 8))
+    action: Mapped[str] = mapped_column(String(32))
+    target_user_id: Mapped[str | None] = mapped_column(String(USER_ID_LENGTH), index=True)
+    resource: Mapped[str] = mapped_column(String(200))
+    request_id: Mapped[str | None] = mapped_column(String(64))

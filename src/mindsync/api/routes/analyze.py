@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from mindsync.api import services
 from mindsync.api.deps import AccessDep, ClockDep, OrchestratorDep, SessionFactoryDep, SettingsDep
 from mindsync.api.errors import Conflict, error_responses
-from mindsync.api.schemas import AnalysisRequest, AnalysisResponse
+from mindsync.api.schemas import AnalysisRequest, AnalysisResponse, SessionRead
 
 router = APIRouter(tags=["analysis"])
 
@@ -19,7 +19,7 @@ router = APIRouter(tags=["analysis"])
     "/analyze",
     response_model=AnalysisResponse,
     summary="Analyse face, voice and motion data",
-    responses=error_responses(404, 409, 413, 415, 422, 501, 503),
+    responses=error_responses(401, 404, 409, 413, 415, 422, 429, 501, 503),
 )
 async def analyze(
     body: AnalysisRequest,
@@ -32,23 +32,31 @@ async def analyze(
     """Analyse every modality in the request that the user consents to.
 
     Modalities the user turned off are neither decoded nor analysed, and are listed in
-    ``modalities_skipped`` with the reason. With ``store_history`` off nothing is stored.
-    Raw data is never stored: only the derived results in this response.
+    ``modalities_skipped`` with the reason. With ``store_history`` off nothing is stored;
+    anonymous results (when the server allows them) are never stored. Raw data is never
+    stored: only the derived results in this response.
+
+    A ``session_id`` makes the request idempotent: repeating it for the same user returns the
+    stored result instead of analysing again; another user's id is a 409.
     """
     started = time.perf_counter()
     now = clock()
-    user_id = access.user(body.user_id) if body.user_id is not None else None
+    user_id, may_store = access.analysis_subject(body.user_id)
+    body.user_id = user_id
     prefs = await run_in_threadpool(
         services.load_preferences, factory, user_id=user_id, settings=settings
     )
-    if body.session_id is not None and await run_in_threadpool(
-        services.session_exists, factory, str(body.session_id)
-    ):
-        raise Conflict(f"session {body.session_id} already exists", field="session_id")
+    if body.session_id is not None:
+        existing = await run_in_threadpool(services.find_session, factory, str(body.session_id))
+        if existing is not None:
+            if may_store and existing.user_id == user_id:
+                # A retry of a request whose answer was lost: the stored result, not a duplicate.
+                return SessionRead.from_record(existing)
+            raise Conflict(f"session {body.session_id} already exists", field="session_id")
     response, results = await services.analyze(
         request=body, prefs=prefs, orchestrator=orchestrator, now=now
     )
-    store = (prefs is None or prefs.store_history) and bool(results)
+    store = may_store and (prefs is None or prefs.store_history) and bool(results)
     response.processing_time_ms = round((time.perf_counter() - started) * 1000, 3)
     if store:
         await run_in_threadpool(

@@ -18,7 +18,7 @@ router = APIRouter(tags=["preferences"])
     "/preferences",
     response_model=PreferencesRead,
     summary="Create or update a user's preferences",
-    responses=error_responses(404, 422, 503),
+    responses=error_responses(401, 404, 422, 503),
 )
 def update_preferences(
     body: PreferencesUpdate, db: DbDep, access: AccessDep, settings: SettingsDep, clock: ClockDep
@@ -26,13 +26,15 @@ def update_preferences(
     """Change the given fields; omitted ones keep their value. Consent times are recorded."""
     user_id = access.user(body.user_id)
     changes = body.model_dump(exclude={"user_id"}, exclude_none=True)
+    now = clock()
     prefs = prefs_repo.upsert_preferences(
         db=db,
         user_id=user_id,
         changes=changes,
         defaults=services.default_preferences(settings),
-        now=clock(),
+        now=now,
     )
+    access.audit(db, action="update", target_user_id=user_id, resource="preferences", now=now)
     db.commit()
     return PreferencesRead.model_validate(prefs)
 
@@ -41,10 +43,10 @@ def update_preferences(
     "/preferences/{user_id}",
     response_model=PreferencesRead,
     summary="A user's preferences",
-    responses=error_responses(404, 422, 503),
+    responses=error_responses(401, 404, 422, 503),
 )
 def read_preferences(
-    user_id: UserId, db: DbDep, access: AccessDep, settings: SettingsDep
+    user_id: UserId, db: DbDep, access: AccessDep, settings: SettingsDep, clock: ClockDep
 ) -> PreferencesRead:
     """The user's stored preferences, or the defaults (``is_default: true``) for a user who
     has sessions but never set preferences; 404 for a user the service does not know."""
@@ -52,4 +54,7 @@ def read_preferences(
     stored = prefs_repo.get_preferences(db=db, user_id=user_id)
     if stored is None and not users_repo.user_known(db=db, user_id=user_id):
         raise NotFound(f"user {user_id} not found", field="user_id")
-    return services.effective_preferences(stored, user_id=user_id, settings=settings)
+    view = services.effective_preferences(stored, user_id=user_id, settings=settings)
+    access.audit(db, action="read", target_user_id=user_id, resource="preferences", now=clock())
+    db.commit()
+    return view

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query
 
-from mindsync.api.deps import AccessDep, DbDep
+from mindsync.api.deps import AccessDep, ClockDep, DbDep
 from mindsync.api.errors import ApiError, NotFound, error_responses
 from mindsync.api.schemas import SessionList, SessionRead, UserId, UtcDatetime
 from mindsync.storage.repositories import sessions as sessions_repo
@@ -20,11 +20,12 @@ router = APIRouter(tags=["sessions"])
     "/sessions",
     response_model=SessionList,
     summary="List stored sessions, newest first",
-    responses=error_responses(404, 422, 503),
+    responses=error_responses(401, 404, 422, 503),
 )
 def list_sessions(
     db: DbDep,
     access: AccessDep,
+    clock: ClockDep,
     user_id: Annotated[UserId | None, Query(description="Only this user's sessions.")] = None,
     since: Annotated[UtcDatetime | None, Query(description="Sessions at or after.")] = None,
     until: Annotated[UtcDatetime | None, Query(description="Sessions before.")] = None,
@@ -40,6 +41,8 @@ def list_sessions(
     rows, total = sessions_repo.list_sessions(
         db=db, user_id=scope, since=since, until=until, limit=limit, offset=offset
     )
+    access.audit(db, action="read", target_user_id=scope, resource="sessions", now=clock())
+    db.commit()
     return SessionList(
         items=[SessionRead.from_record(r) for r in rows],
         total=total,
@@ -52,9 +55,20 @@ def list_sessions(
     "/session/{session_id}",
     response_model=SessionRead,
     summary="One stored session",
-    responses=error_responses(404, 422, 503),
+    responses=error_responses(401, 404, 422, 503),
 )
-def get_session(session_id: UUID, db: DbDep, access: AccessDep) -> SessionRead:
+def get_session(session_id: UUID, db: DbDep, access: AccessDep, clock: ClockDep) -> SessionRead:
     """The stored session with this id; 404 when it does not exist or is not yours."""
-    record = sessions_repo.get_session(db=db, session_id=str(session_id))
-    return SessionRead.from_record(access.session(record, str(session_id)))
+    record = access.session(
+        sessions_repo.get_session(db=db, session_id=str(session_id)), str(session_id)
+    )
+    view = SessionRead.from_record(record)
+    access.audit(
+        db,
+        action="read",
+        target_user_id=record.user_id,
+        resource=f"session/{record.id}",
+        now=clock(),
+    )
+    db.commit()
+    return view

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from mindsync import __version__
-from mindsync.api.deps import ClockDep, DbDep, RegistryDep
+from mindsync.api.deps import AccessDep, ClockDep, DbDep, RegistryDep
 from mindsync.api.errors import error_responses
 from mindsync.api.schemas import HealthResponse, LatencyStats, RootResponse, StatsResponse
 from mindsync.storage import migrate
@@ -84,17 +84,21 @@ def health(request: Request, registry: RegistryDep) -> Any:
     "/stats",
     response_model=StatsResponse,
     summary="Request, error and latency statistics from stored metrics",
-    responses=error_responses(422, 503),
+    responses=error_responses(401, 404, 422, 503),
 )
 def stats(
     request: Request,
     db: DbDep,
+    access: AccessDep,
     clock: ClockDep,
     window_hours: Annotated[
         float | None, Query(gt=0, le=24 * 3650, description="Only the last N hours.")
     ] = None,
 ) -> StatsResponse:
-    """Counts and per-modality latency percentiles, computed from the stored metrics."""
+    """Counts and per-modality latency percentiles, computed from the stored metrics.
+
+    Administrator only: the figures are about the whole service."""
+    access.require_admin()
     since = clock() - timedelta(hours=window_hours) if window_hours is not None else None
     total, client_errors, server_errors = metrics_repo.request_counts(db=db, since=since)
     latencies = metrics_repo.modality_latencies(db=db, since=since)

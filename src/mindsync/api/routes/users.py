@@ -1,0 +1,133 @@
+"""Users, tokens and privacy rights: create, rotate, export everything, erase everything."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter
+from sqlalchemy.exc import IntegrityError
+
+from mindsync.api.deps import AccessDep, ClockDep, DbDep
+from mindsync.api.errors import Conflict, NotFound, error_responses
+from mindsync.api.schemas import (
+    AuditEventRead,
+    ErasureResponse,
+    MetricRead,
+    PreferencesRead,
+    SessionRead,
+    TokenIssued,
+    TokenRead,
+    UserCreate,
+    UserCreated,
+    UserExport,
+    UserId,
+)
+from mindsync.storage.engine import checkpoint_sqlite
+from mindsync.storage.repositories import audit as audit_repo
+from mindsync.storage.repositories import tokens as tokens_repo
+from mindsync.storage.repositories import users as users_repo
+
+router = APIRouter(tags=["users and privacy"])
+
+
+@router.post(
+    "/users",
+    response_model=UserCreated,
+    status_code=201,
+    summary="Create a user and their first token (administrator)",
+    responses=error_responses(401, 404, 409, 422),
+)
+def create_user(body: UserCreate, db: DbDep, access: AccessDep, clock: ClockDep) -> UserCreated:
+    """Register a user; the response holds their token, which is never shown again."""
+    access.require_admin()
+    now = clock()
+    user_id = body.user_id or uuid.uuid4().hex
+    if users_repo.get_user(db=db, user_id=user_id) is not None:
+        raise Conflict(f"user {user_id} already exists", field="user_id")
+    user = users_repo.create_user(db=db, user_id=user_id, name=body.name, now=now)
+    db.flush()
+    token = tokens_repo.issue_token(db=db, user_id=user_id, now=now)
+    access.audit(db, action="create", target_user_id=user_id, resource="user", now=now)
+    try:
+        db.commit()
+    except IntegrityError:
+        raise Conflict(f"user {user_id} already exists", field="user_id") from None
+    return UserCreated(user_id=user.id, name=user.name, created_at=now, token=token)
+
+
+@router.post(
+    "/users/{user_id}/tokens",
+    response_model=TokenIssued,
+    status_code=201,
+    summary="Rotate a user's token: revoke all, issue one",
+    responses=error_responses(401, 404, 422),
+)
+def rotate_token(user_id: UserId, db: DbDep, access: AccessDep, clock: ClockDep) -> TokenIssued:
+    """Revoke every token of the user and return a new one (shown once)."""
+    access.user(user_id)
+    if users_repo.get_user(db=db, user_id=user_id) is None:
+        raise NotFound(f"user {user_id} not found", field="user_id")
+    now = clock()
+    token = tokens_repo.rotate_tokens(db=db, user_id=user_id, now=now)
+    access.audit(db, action="rotate_token", target_user_id=user_id, resource="tokens", now=now)
+    db.commit()
+    return TokenIssued(user_id=user_id, token=token)
+
+
+@router.get(
+    "/users/{user_id}/export",
+    response_model=UserExport,
+    summary="Everything held about a user, as JSON",
+    responses=error_responses(401, 404, 422),
+)
+def export_user(user_id: UserId, db: DbDep, access: AccessDep, clock: ClockDep) -> UserExport:
+    """All derived data about the user: sessions, preferences, baselines, metrics, audit."""
+    access.user(user_id)
+    if not users_repo.user_known(db=db, user_id=user_id):
+        raise NotFound(f"user {user_id} not found", field="user_id")
+    now = clock()
+    access.audit(db, action="export", target_user_id=user_id, resource="user", now=now)
+    db.flush()
+    rows = users_repo.export_rows(db=db, user_id=user_id)
+    user = rows["user"]
+    export = UserExport(
+        user_id=user_id,
+        exported_at=now,
+        user={"user_id": user.id, "name": user.name, "created_at": user.created_at}
+        if user is not None
+        else None,
+        preferences=PreferencesRead.model_validate(rows["preferences"])
+        if rows["preferences"] is not None
+        else None,
+        sessions=[SessionRead.from_record(r) for r in rows["sessions"]],
+        metrics=[MetricRead.model_validate(m) for m in rows["metrics"]],
+        tokens=[TokenRead.model_validate(t) for t in rows["tokens"]],
+        audit=[
+            AuditEventRead.model_validate(e) for e in audit_repo.events_for(db=db, user_id=user_id)
+        ],
+    )
+    db.commit()
+    return export
+
+
+@router.delete(
+    "/users/{user_id}",
+    response_model=ErasureResponse,
+    summary="Erase everything held about a user",
+    responses=error_responses(401, 404, 422),
+)
+def erase_user(user_id: UserId, db: DbDep, access: AccessDep, clock: ClockDep) -> ErasureResponse:
+    """Delete the user's sessions, metrics, preferences, tokens and account; say how many.
+
+    The audit log keeps the record of what happened, naming the user only by a one-way hash.
+    """
+    access.user(user_id)
+    if not users_repo.user_known(db=db, user_id=user_id):
+        raise NotFound(f"user {user_id} not found", field="user_id")
+    access.audit(db, action="erase", target_user_id=user_id, resource="user", now=clock())
+    db.flush()
+    report = users_repo.erase_user(db=db, user_id=user_id)
+    db.commit()
+    # Deleted pages live on in the WAL until a checkpoint; secure_delete zeroes the rest.
+    checkpoint_sqlite(db.get_bind())  # type: ignore[arg-type]
+    return ErasureResponse(user_id=user_id, deleted=report.as_dict())
