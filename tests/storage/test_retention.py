@@ -29,13 +29,13 @@ def test_each_user_keeps_sessions_for_their_own_retention(settings, clock, db_en
         new_short = _post(client, "short", "2026-01-12T12:00:00Z")  # 3 days old
         old_default = _post(client, "long", "2025-10-01T12:00:00Z")  # 106 days old
         kept_default = _post(client, "long", "2026-01-05T12:00:00Z")
-        anonymous_old = _post(client, None, "2025-09-01T12:00:00Z")
+        other_old = _post(client, "other", "2025-09-01T12:00:00Z")
         assert count(db_engine, "analysis_metrics") == 5
 
         report = run_retention_once(create_session_factory(db_engine), settings, clock())
         assert report.sessions == 3
         assert report.analysis_metrics == 3
-        for gone in (old_short, old_default, anonymous_old):
+        for gone in (old_short, old_default, other_old):
             assert client.get(f"/session/{gone}").status_code == 404
         for kept in (new_short, kept_default):
             assert client.get(f"/session/{kept}").status_code == 200
