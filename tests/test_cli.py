@@ -47,3 +47,27 @@ def test_help_lists_the_commands() -> None:
     assert result.returncode == 0
     for command in ("serve", "migrate", "cleanup"):
         assert command in result.stdout
+
+
+def test_users_and_tokens_from_the_command_line(tmp_path) -> None:
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'users.db'}"}
+    created = _run("users", "create", "Robin", "--id", "robin", env=env)
+    assert created.returncode == 0, created.stderr
+    first = json.loads(created.stdout.strip().splitlines()[-1])
+    assert first["user_id"] == "robin" and first["token"].startswith("ms_")
+    assert _run("users", "create", "Robin", "--id", "robin", env=env).returncode == 1
+
+    rotated = _run("tokens", "rotate", "robin", env=env)
+    assert rotated.returncode == 0, rotated.stderr
+    second = json.loads(rotated.stdout.strip().splitlines()[-1])["token"]
+    assert second != first["token"]
+    assert _run("tokens", "revoke", first["token"], env=env).returncode == 1  # already revoked
+    assert _run("tokens", "revoke", second, env=env).returncode == 0
+    assert _run("tokens", "rotate", "nobody", env=env).returncode == 1
+
+    engine = sa.create_engine(env["DATABASE_URL"])
+    with engine.connect() as connection:
+        rows = connection.execute(sa.text("SELECT token_hash, revoked_at FROM api_tokens")).all()
+    engine.dispose()
+    assert len(rows) == 2 and all(r.revoked_at is not None for r in rows)
+    assert all(second not in r.token_hash for r in rows)

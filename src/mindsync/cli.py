@@ -1,4 +1,4 @@
-"""The ``mindsync`` command line: serve, migrate, cleanup."""
+"""The ``mindsync`` command line: serve, migrate, cleanup, users and tokens."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
+from typing import Any, TypeVar
 
 from mindsync import __version__
 from mindsync.core.clock import utcnow
@@ -76,6 +77,85 @@ def cmd_cleanup(_: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+T = TypeVar("T")
+
+
+def _with_db(settings: Settings, work: Callable[[Any], T]) -> T:
+    """Run ``work(db)`` in one committed transaction on a migrated database."""
+    from mindsync.storage.engine import create_db_engine, create_session_factory
+
+    _migrate(settings)
+    engine = create_db_engine(settings.database_url)
+    try:
+        with create_session_factory(engine)() as db:
+            result = work(db)
+            db.commit()
+            return result
+    finally:
+        engine.dispose()
+
+
+def cmd_users_create(args: argparse.Namespace, settings: Settings) -> int:
+    """Create a user and print their id and first token (shown only this once)."""
+    import uuid
+
+    from sqlalchemy.orm import Session
+
+    from mindsync.storage.repositories import tokens, users
+
+    user_id = args.id or uuid.uuid4().hex
+
+    def work(db: Session) -> str | None:
+        if users.get_user(db=db, user_id=user_id) is not None:
+            return None
+        now = utcnow()
+        users.create_user(db=db, user_id=user_id, name=args.name, now=now)
+        db.flush()
+        return tokens.issue_token(db=db, user_id=user_id, now=now)
+
+    token = _with_db(settings, work)
+    if token is None:
+        sys.stderr.write(f"mindsync: user {user_id} already exists\n")
+        return 1
+    _out(json.dumps({"user_id": user_id, "name": args.name, "token": token}))
+    return 0
+
+
+def cmd_tokens_rotate(args: argparse.Namespace, settings: Settings) -> int:
+    """Revoke every token of a user and print a new one."""
+    from sqlalchemy.orm import Session
+
+    from mindsync.storage.repositories import tokens, users
+
+    def work(db: Session) -> str | None:
+        if users.get_user(db=db, user_id=args.user) is None:
+            return None
+        return tokens.rotate_tokens(db=db, user_id=args.user, now=utcnow())
+
+    token = _with_db(settings, work)
+    if token is None:
+        sys.stderr.write(f"mindsync: user {args.user} not found\n")
+        return 1
+    _out(json.dumps({"user_id": args.user, "token": token}))
+    return 0
+
+
+def cmd_tokens_revoke(args: argparse.Namespace, settings: Settings) -> int:
+    """Revoke one token."""
+    from sqlalchemy.orm import Session
+
+    from mindsync.storage.repositories import tokens
+
+    def work(db: Session) -> bool:
+        return tokens.revoke_token(db=db, token=args.token, now=utcnow())
+
+    if not _with_db(settings, work):
+        sys.stderr.write("mindsync: no active token matches\n")
+        return 1
+    _out(json.dumps({"revoked": True}))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``mindsync`` command."""
     parser = argparse.ArgumentParser(prog="mindsync", description=__doc__)
@@ -94,6 +174,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     cleanup = commands.add_parser("cleanup", help="delete data past its retention now")
     cleanup.set_defaults(func=cmd_cleanup)
+
+    users = commands.add_parser("users", help="manage users").add_subparsers(
+        dest="users_command", required=True
+    )
+    create = users.add_parser("create", help="create a user; prints their id and token")
+    create.add_argument("name", help="display name")
+    create.add_argument("--id", default=None, help="user id (random when omitted)")
+    create.set_defaults(func=cmd_users_create)
+
+    tokens = commands.add_parser("tokens", help="manage API tokens").add_subparsers(
+        dest="tokens_command", required=True
+    )
+    rotate = tokens.add_parser("rotate", help="revoke a user's tokens and print a new one")
+    rotate.add_argument("user", help="user id")
+    rotate.set_defaults(func=cmd_tokens_rotate)
+    revoke = tokens.add_parser("revoke", help="revoke one token")
+    revoke.add_argument("token", help="the token to revoke")
+    revoke.set_defaults(func=cmd_tokens_revoke)
     return parser
 
 
