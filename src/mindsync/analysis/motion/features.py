@@ -1,0 +1,165 @@
+"""Orientation-free features of canonical 10 Hz motion, shared by inference and training.
+
+Every feature is invariant to how the device is held: it uses vector magnitudes or the
+power summed over the three axes (a rotation of the axes leaves both unchanged). Levels
+are log-transformed so that a quieter or louder device shifts features instead of
+stretching them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mindsync.analysis.motion.signal import CANONICAL_HZ, CanonicalSegment
+
+WINDOW_SECONDS = 10.0
+HOP_SECONDS = 5.0
+SECOND = int(CANONICAL_HZ)
+_NFFT = 128
+_FREQS = np.fft.rfftfreq(_NFFT, 1.0 / CANONICAL_HZ)
+_BAND = (_FREQS >= 0.3) & (_FREQS <= 4.5)
+_BAND_EDGES = ((0.3, 1.2), (1.2, 2.2), (2.2, 3.3), (3.3, 4.5))
+_BAND_MASKS = tuple((_FREQS[_BAND] >= lo) & (_FREQS[_BAND] < hi) for lo, hi in _BAND_EDGES)
+_MIN_LAG, _MAX_LAG = 3, 20  # 0.3 s to 2 s: step and stride periods of walking and running
+_ACC_EPS = 0.01  # m/s²
+_GYRO_EPS = 0.005  # rad/s
+
+ACC_FEATURES: tuple[str, ...] = (
+    "log_acc_rms",
+    "log_acc_p50",
+    "log_acc_p90",
+    "log_jerk_rms",
+    "dominant_hz",
+    "spectral_entropy",
+    "band_0_3_1_2",
+    "band_1_2_2_2",
+    "band_2_2_3_3",
+    "band_3_3_4_5",
+    "periodicity",
+)
+GYRO_FEATURES: tuple[str, ...] = ("log_gyro_rms", "log_gyro_p90")
+
+
+def windows(segment: np.ndarray) -> np.ndarray:
+    """Frame an (n, c) stretch into (w, m, c) windows of 10 s with 5 s hop.
+
+    A stretch shorter than 10 s is one window of its own length; the last window is
+    aligned to the end so that no sample is left out.
+    """
+    n = segment.shape[0]
+    size = int(WINDOW_SECONDS * CANONICAL_HZ)
+    if n <= size:
+        return segment[None]
+    hop = int(HOP_SECONDS * CANONICAL_HZ)
+    starts = list(range(0, n - size + 1, hop))
+    if starts[-1] != n - size:
+        starts.append(n - size)
+    index = np.asarray(starts)[:, None] + np.arange(size)[None, :]
+    return segment[index]
+
+
+def _autocorrelation(centred: np.ndarray) -> np.ndarray:
+    """Unnormalised autocorrelation summed over axes, (w, 2 * _NFFT), of (w, m, 3) windows."""
+    full = np.fft.rfft(centred, n=2 * _NFFT, axis=1)
+    return np.fft.irfft(np.sum(full.real**2 + full.imag**2, axis=2), n=2 * _NFFT, axis=1)
+
+
+def step_period(segments: list[CanonicalSegment], *, running: bool) -> float | None:
+    """Step period in seconds from the mean autocorrelation of 10 s windows, or ``None``.
+
+    The strongest autocorrelation peak between 0.3 s and 2 s is either a step or a stride
+    (two steps: a wrist or a trouser pocket repeats once per stride). It is read as a step
+    when it falls in the step range of the activity (running 0.28–0.5 s, walking
+    0.4–0.8 s), as a stride when half of it does, and gives ``None`` when neither does or
+    the peak is weak (< 0.3 of the zero-lag value).
+    """
+    curves = []
+    for segment in segments:
+        frames = windows(segment.dynamic)
+        if frames.shape[1] < 2 * _MAX_LAG:
+            continue
+        centred = frames - frames.mean(axis=1, keepdims=True)
+        auto = _autocorrelation(centred)
+        curves.append(auto[:, : _MAX_LAG + 2] / (auto[:, :1] + 1e-12))
+    if not curves:
+        return None
+    curve = np.concatenate(curves).mean(axis=0)
+    lag = _MIN_LAG + int(np.argmax(curve[_MIN_LAG : _MAX_LAG + 1]))
+    if curve[lag] < 0.3:
+        return None
+    left, centre, right = curve[lag - 1], curve[lag], curve[lag + 1]
+    denominator = left - 2 * centre + right
+    offset = 0.5 * (left - right) / denominator if denominator < 0 else 0.0
+    period = (lag + float(np.clip(offset, -0.5, 0.5))) / CANONICAL_HZ
+    low, high = (0.28, 0.5) if running else (0.4, 0.8)
+    if low <= period <= high:
+        return period
+    if low <= period / 2 <= high:
+        return period / 2
+    return None
+
+
+def window_features(dynamic: np.ndarray, gyro: np.ndarray | None) -> np.ndarray:
+    """Features of a batch of windows, shape (w, len(ACC_FEATURES) [+ len(GYRO_FEATURES)]).
+
+    ``dynamic``: (w, m, 3) gravity-free acceleration, m/s², on the 10 Hz grid, m <= 128.
+    ``gyro``: (w, m, 3) rad/s or ``None`` (then the gyroscope features are left out).
+    """
+    w, m, _ = dynamic.shape
+    magnitude = np.sqrt(np.einsum("wmc,wmc->wm", dynamic, dynamic))
+    acc_rms = np.sqrt(np.mean(magnitude**2, axis=1))
+    p50, p90 = np.percentile(magnitude, (50, 90), axis=1)
+    jerk = np.diff(dynamic, axis=1) * CANONICAL_HZ
+    jerk_rms = np.sqrt(np.mean(np.einsum("wmc,wmc->wm", jerk, jerk), axis=1))
+
+    centred = dynamic - dynamic.mean(axis=1, keepdims=True)
+    spectrum = np.fft.rfft(centred * np.hanning(m)[None, :, None], n=_NFFT, axis=1)
+    power = np.sum(spectrum.real**2 + spectrum.imag**2, axis=2)[:, _BAND]
+    total = power.sum(axis=1) + 1e-12
+    share = power / total[:, None]
+    dominant = _FREQS[_BAND][np.argmax(power, axis=1)]
+    entropy = -np.sum(share * np.log(share + 1e-12), axis=1) / np.log(share.shape[1])
+    bands = [share[:, mask].sum(axis=1) for mask in _BAND_MASKS]
+
+    auto = _autocorrelation(centred)
+    max_lag = min(_MAX_LAG, m - 2)
+    if max_lag > _MIN_LAG:
+        periodicity = np.max(auto[:, _MIN_LAG : max_lag + 1], axis=1) / (auto[:, 0] + 1e-12)
+    else:
+        periodicity = np.zeros(w)
+
+    columns = [
+        np.log(acc_rms + _ACC_EPS),
+        np.log(p50 + _ACC_EPS),
+        np.log(p90 + _ACC_EPS),
+        np.log(jerk_rms + _ACC_EPS),
+        dominant,
+        entropy,
+        *bands,
+        np.clip(periodicity, -1.0, 1.0),
+    ]
+    if gyro is not None:
+        rate = np.sqrt(np.einsum("wmc,wmc->wm", gyro, gyro))
+        columns.append(np.log(np.sqrt(np.mean(rate**2, axis=1)) + _GYRO_EPS))
+        columns.append(np.log(np.percentile(rate, 90, axis=1) + _GYRO_EPS))
+    return np.column_stack(columns)
+
+
+def segment_features(segment: CanonicalSegment, *, use_gyro: bool) -> np.ndarray:
+    """Window features of one canonical stretch (see :func:`window_features`)."""
+    gyro = windows(segment.gyro) if use_gyro and segment.gyro is not None else None
+    return window_features(windows(segment.dynamic), gyro)
+
+
+def second_levels(segment: CanonicalSegment) -> tuple[np.ndarray, np.ndarray | None]:
+    """RMS dynamic acceleration (m/s²) and RMS rotation (rad/s) of each whole second."""
+    n = (segment.dynamic.shape[0] // SECOND) * SECOND
+    if n == 0:
+        return np.empty(0), None
+    acc = segment.dynamic[:n].reshape(-1, SECOND, 3)
+    acc_level = np.sqrt(np.mean(np.sum(acc**2, axis=2), axis=1))
+    gyro_level = None
+    if segment.gyro is not None:
+        rot = segment.gyro[:n].reshape(-1, SECOND, 3)
+        gyro_level = np.sqrt(np.mean(np.sum(rot**2, axis=2), axis=1))
+    return acc_level, gyro_level
