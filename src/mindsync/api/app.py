@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from starlette.concurrency import run_in_threadpool
 
 from mindsync import __version__
@@ -18,6 +19,12 @@ from mindsync.analysis.orchestrator import Orchestrator
 from mindsync.analysis.registry import AnalyzerRegistry, load_analyzers
 from mindsync.api.errors import install_error_handlers
 from mindsync.api.middleware import RequestContextMiddleware
+from mindsync.api.ratelimit import (
+    MemoryRateLimiter,
+    RateLimiter,
+    RateLimitMiddleware,
+    RedisRateLimiter,
+)
 from mindsync.api.routes import analyze, preferences, sessions, system, users
 from mindsync.core.clock import Clock, utcnow
 from mindsync.core.config import Settings, load_settings
@@ -94,6 +101,7 @@ def create_app(
                 await retention
             executor.shutdown(wait=True, cancel_futures=True)
             engine.dispose()
+            await app.state.rate_limiter.close()
 
     app = FastAPI(
         title="MindSync",
@@ -104,6 +112,12 @@ def create_app(
     )
     app.state.settings = settings
     app.state.clock = clock
+    limiter: RateLimiter = (
+        RedisRateLimiter(settings.rate_limit_per_minute, settings.redis_url)
+        if settings.redis_url
+        else MemoryRateLimiter(settings.rate_limit_per_minute)
+    )
+    app.state.rate_limiter = limiter
     app.state.started_monotonic = time.monotonic()
 
     async def record_metric(method: str, route: str, status: int, duration_ms: float) -> None:
@@ -125,9 +139,23 @@ def create_app(
 
         await run_in_threadpool(write)
 
+    if settings.rate_limit_per_minute > 0:
+        app.add_middleware(
+            RateLimitMiddleware, limiter=limiter, exempt=frozenset({"/health", "/metrics"})
+        )
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "X-Request-ID", "Idempotency-Key"],
+            expose_headers=["X-Request-ID", "Retry-After"],
+            max_age=600,
+        )
     app.add_middleware(
         RequestContextMiddleware,
         max_body_bytes=settings.max_request_bytes,
+        max_json_depth=settings.max_json_depth,
         metric_sink=record_metric,
         skip_metrics=UNMETERED_ROUTES,
     )

@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import numpy as np
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mindsync.api.errors import error_body
@@ -19,6 +20,39 @@ logger = logging.getLogger(__name__)
 
 _CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
+SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+    (b"strict-transport-security", b"max-age=31536000; includeSubDomains"),
+    (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+]
+# The API answers JSON only; the interactive docs need their scripts and styles.
+API_CSP = b"default-src 'none'; frame-ancestors 'none'"
+DOCS_PATHS = ("/docs", "/redoc")
+
+_ESCAPED = re.compile(rb"\\.", re.DOTALL)
+_STRING = re.compile(rb'"[^"]*"')
+_STRUCTURAL = bytes(b for b in range(256) if b not in b'"[]{}')
+
+
+def json_depth(body: bytes) -> int:
+    """How deeply arrays and objects nest in a JSON text (strings are not counted).
+
+    Cheap on large bodies: escapes are dropped, then everything but quotes and brackets,
+    then whole strings, before the brackets are counted.
+    """
+    opening = body.count(b"[") + body.count(b"{")
+    if opening <= 1:
+        return opening
+    if b"\\" in body:
+        body = _ESCAPED.sub(b"", body)
+    skeleton = np.frombuffer(_STRING.sub(b"", body.translate(None, _STRUCTURAL)), np.uint8)
+    steps = np.where((skeleton == 91) | (skeleton == 123), 1, -1)
+    return int(np.cumsum(steps).max(initial=0))
+
+
 MetricSink = Callable[[str, str, int, float], Awaitable[None]]
 
 
@@ -26,11 +60,37 @@ class _BodyTooLarge(Exception):
     pass
 
 
-class RequestContextMiddleware:
-    """Gives each request an id (``X-Request-ID``), enforces the body limit while reading, and
-    reports route, status and duration to ``metric_sink`` after the response is sent.
+async def _read_body(receive: Receive) -> bytes:
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
 
-    The limit holds whatever ``Content-Length`` says: bytes are counted as they arrive.
+
+def _replay(body: bytes) -> Receive:
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return {"type": "http.disconnect"}
+
+    return receive
+
+
+class RequestContextMiddleware:
+    """Gives each request an id (``X-Request-ID``), enforces the body size and JSON depth
+    limits while reading, adds security headers, and reports route, status and duration to
+    ``metric_sink`` after the response is sent.
+
+    The size limit holds whatever ``Content-Length`` says: bytes are counted as they arrive.
     """
 
     def __init__(
@@ -38,11 +98,13 @@ class RequestContextMiddleware:
         app: ASGIApp,
         *,
         max_body_bytes: int,
+        max_json_depth: int = 32,
         metric_sink: MetricSink | None = None,
         skip_metrics: frozenset[str] = frozenset(),
     ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.max_json_depth = max_json_depth
         self.metric_sink = metric_sink
         self.skip_metrics = skip_metrics
 
@@ -66,6 +128,7 @@ class RequestContextMiddleware:
             return
 
         received = 0
+        is_docs = scope.get("path", "").startswith(DOCS_PATHS)
 
         async def limited_receive() -> Message:
             nonlocal received
@@ -81,14 +144,48 @@ class RequestContextMiddleware:
                 status_holder["status"] = message["status"]
                 status_holder["started"] = True
                 message.setdefault("headers", [])
-                message["headers"] = [
-                    *message["headers"],
-                    (b"x-request-id", request_id.encode("latin-1")),
-                ]
+                extra = [(b"x-request-id", request_id.encode("latin-1")), *SECURITY_HEADERS]
+                present = {name.lower() for name, _ in message["headers"]}
+                if b"cache-control" not in present:
+                    extra.append((b"cache-control", b"no-store"))
+                if not is_docs:
+                    extra.append((b"content-security-policy", API_CSP))
+                message["headers"] = [*message["headers"], *extra]
             await send(message)
 
+        app_receive: Receive = limited_receive
+        content_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+        if content_type.endswith(b"json") and scope.get("method") in ("POST", "PUT", "PATCH"):
+            try:
+                body = await _read_body(limited_receive)
+            except _BodyTooLarge:
+                await self._send_error(
+                    send,
+                    request_id,
+                    413,
+                    "payload_too_large",
+                    f"request body is larger than the limit of {self.max_body_bytes} bytes",
+                )
+                status_holder["status"] = 413
+                await self._finish(scope, status_holder, started)
+                request_id_var.reset(token)
+                return
+            if json_depth(body) > self.max_json_depth:
+                await self._send_error(
+                    send,
+                    request_id,
+                    422,
+                    "json_too_deep",
+                    f"request body nests deeper than the limit of {self.max_json_depth} levels",
+                )
+                status_holder["status"] = 422
+                await self._finish(scope, status_holder, started)
+                request_id_var.reset(token)
+                return
+            app_receive = _replay(body)
+
         try:
-            await self.app(scope, limited_receive, tracking_send)
+            await self.app(scope, app_receive, tracking_send)
         except _BodyTooLarge:
             if not status_holder["started"]:
                 await self._send_too_large(send, request_id)
@@ -98,22 +195,28 @@ class RequestContextMiddleware:
             request_id_var.reset(token)
 
     async def _send_too_large(self, send: Send, request_id: str) -> None:
-        body = json.dumps(
-            error_body(
-                "payload_too_large",
-                f"request body is larger than the limit of {self.max_body_bytes} bytes",
-                field="body",
-            )
-        ).encode()
+        await self._send_error(
+            send,
+            request_id,
+            413,
+            "payload_too_large",
+            f"request body is larger than the limit of {self.max_body_bytes} bytes",
+        )
+
+    async def _send_error(
+        self, send: Send, request_id: str, status: int, code: str, message: str
+    ) -> None:
+        body = json.dumps(error_body(code, message, field="body")).encode()
         await send(
             {
                 "type": "http.response.start",
-                "status": 413,
+                "status": status,
                 "headers": [
                     (b"content-type", b"application/json"),
                     (b"content-length", str(len(body)).encode()),
                     (b"x-request-id", request_id.encode("latin-1")),
                     (b"connection", b"close"),
+                    *SECURITY_HEADERS,
                 ],
             }
         )
