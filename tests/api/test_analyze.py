@@ -181,7 +181,7 @@ def test_future_timestamp_is_refused(client) -> None:
     response = client.post(
         "/analyze", json={"audio_data": AUDIO, "timestamp": "2030-01-01T00:00:00Z"}
     )
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert response.json()["error"]["field"] == "timestamp"
 
 

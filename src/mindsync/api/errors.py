@@ -30,8 +30,8 @@ logger = logging.getLogger(__name__)
 class ApiError(Exception):
     """An error raised by the web layer with its status, code and optional field."""
 
-    status_code = 400
-    code = "bad_request"
+    status_code = 422
+    code = "invalid_value"
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)

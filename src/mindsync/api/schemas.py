@@ -115,6 +115,12 @@ class AnalysisRequest(BaseModel):
 
     model_config = ConfigDict(
         json_schema_extra={
+            # The "at least one modality" rule, stated in the schema for clients and fuzzers.
+            "anyOf": [
+                {"required": ["face_image"]},
+                {"required": ["audio_data"]},
+                {"required": ["motion_data"]},
+            ],
             "examples": [
                 {
                     "user_id": "user-123",
@@ -128,7 +134,7 @@ class AnalysisRequest(BaseModel):
                     "timestamp": "2023-12-31T12:00:00Z",
                     "duration_seconds": 30.0,
                 }
-            ]
+            ],
         }
     )
 
