@@ -34,6 +34,15 @@ def test_export_holds_everything_and_erasure_deletes_it(settings, clock, db_engi
         assert len(body["sessions"]) == 3
         assert len(body["metrics"]) == 6
         assert body["tokens"][0]["prefix"].startswith("ms_")
+        assert body["baselines"]["stress_level"]["n"] == 3
+        assert set(body["baselines"]) == {
+            "stress_level",
+            "attention_score",
+            "overall_score",
+            "face.valence",
+            "face.arousal",
+            "motion.restlessness",
+        }
         assert created["token"] not in export.text
         actions = [e["action"] for e in body["audit"]]
         assert {"create", "update", "read", "export"} <= set(actions)
@@ -47,6 +56,7 @@ def test_export_holds_everything_and_erasure_deletes_it(settings, clock, db_engi
                 "sessions": 3,
                 "analysis_metrics": 6,
                 "preferences": 1,
+                "baselines": 6,
                 "api_tokens": 1,
                 "user": 1,
             },

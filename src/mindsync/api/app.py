@@ -15,6 +15,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from starlette.concurrency import run_in_threadpool
 
 from mindsync import __version__
+from mindsync.analysis.fusion import load_rules
 from mindsync.analysis.orchestrator import Orchestrator
 from mindsync.analysis.registry import AnalyzerRegistry, load_analyzers
 from mindsync.api.errors import install_error_handlers
@@ -87,6 +88,7 @@ def create_app(
         app.state.engine = engine
         app.state.session_factory = create_session_factory(engine)
         app.state.registry = registry or await run_in_threadpool(load_analyzers, settings)
+        app.state.rules = load_rules()
         executor = ThreadPoolExecutor(
             max_workers=settings.analysis_threads, thread_name_prefix="analysis"
         )

@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
 
+from mindsync.analysis.fusion import RuleSet
 from mindsync.analysis.orchestrator import Orchestrator
 from mindsync.analysis.registry import AnalyzerRegistry
 from mindsync.api.errors import NotFound, Unauthorized
@@ -49,6 +50,12 @@ def get_orchestrator(request: Request) -> Orchestrator:
     """The orchestrator that runs analysers off the event loop."""
     orchestrator: Orchestrator = request.app.state.orchestrator
     return orchestrator
+
+
+def get_rules(request: Request) -> RuleSet:
+    """The recommendation rules loaded at start-up."""
+    rules: RuleSet = request.app.state.rules
+    return rules
 
 
 def get_clock(request: Request) -> Clock:
@@ -185,4 +192,5 @@ SessionFactoryDep = Annotated[sessionmaker[Session], Depends(get_session_factory
 RegistryDep = Annotated[AnalyzerRegistry, Depends(get_registry)]
 OrchestratorDep = Annotated[Orchestrator, Depends(get_orchestrator)]
 ClockDep = Annotated[Clock, Depends(get_clock)]
+RulesDep = Annotated[RuleSet, Depends(get_rules)]
 AccessDep = Annotated[Access, Depends(get_access)]

@@ -14,6 +14,8 @@ from pydantic import (
     model_validator,
 )
 
+from mindsync.analysis.fusion import FusedScore, PersonalComparison, Recommendation
+
 USER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"
 
 
@@ -179,6 +181,14 @@ class SkippedModality(BaseModel):
     reason: str
 
 
+class AssessmentRead(BaseModel):
+    """Each fused score with its confidence and the modalities behind it."""
+
+    stress: FusedScore
+    attention: FusedScore
+    overall: FusedScore
+
+
 class AnalysisResponse(BaseModel):
     """The seed's analysis response, plus per-modality detail."""
 
@@ -192,7 +202,21 @@ class AnalysisResponse(BaseModel):
     overall_score: Score | None = None
     quality_score: Score | None = None
     processing_time_ms: float = Field(ge=0)
-    recommendations: list[str] = Field(default_factory=list)
+    recommendations: list[str] = Field(
+        default_factory=list, description="The texts of recommendation_details, in order."
+    )
+    recommendation_details: list[Recommendation] = Field(
+        default_factory=list,
+        description="Each recommendation with its id, priority and the signals that fired it.",
+    )
+    assessment: AssessmentRead | None = Field(
+        default=None, description="Confidence and modalities of each fused score."
+    )
+    baseline: PersonalComparison | None = Field(
+        default=None,
+        description="Calibration progress, or stress and attention against the user's own "
+        "baseline (users only).",
+    )
     modalities: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
         description="Per analysed modality: status, reason, quality, confidence, processing_ms "
@@ -231,6 +255,7 @@ class SessionRead(AnalysisResponse):
             modalities=record.modalities,
             modalities_used=record.modalities_used,
             modalities_skipped=record.modalities_skipped,
+            **(record.fusion or {}),
         )
 
 
@@ -418,6 +443,29 @@ class UserExport(BaseModel):
     metrics: list[MetricRead]
     tokens: list[TokenRead]
     baselines: dict[str, Any] = Field(
-        default_factory=dict, description="Personal baselines (none are kept yet)."
+        default_factory=dict,
+        description="Personal baselines: per signal, sessions seen, rolling mean and spread.",
     )
     audit: list[AuditEventRead]
+
+
+class TrendBucket(BaseModel):
+    """Averages of the fused scores over one time bucket."""
+
+    start: UtcDatetime
+    sessions: int
+    stress_level: float | None
+    attention_score: float | None
+    overall_score: float | None
+    quality_score: float | None
+
+
+class TrendsResponse(BaseModel):
+    """A user's fused scores per bucket over the last ``days`` days (empty buckets omitted)."""
+
+    user_id: str
+    days: int
+    bucket: Literal["hour", "day", "week"]
+    since: UtcDatetime
+    until: UtcDatetime
+    buckets: list[TrendBucket]

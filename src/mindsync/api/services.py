@@ -12,19 +12,29 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from mindsync.analysis.base import Modality, ModalityResult
-from mindsync.analysis.fusion import fuse
+from mindsync.analysis.fusion import (
+    BaselineStats,
+    RuleSet,
+    baseline_signals,
+    compare_to_baseline,
+    fuse,
+    update_baseline,
+)
+from mindsync.analysis.fusion.recommendations import recommend
 from mindsync.analysis.motion.recording import MotionRecording
 from mindsync.analysis.orchestrator import Orchestrator
 from mindsync.api.errors import ApiError, Conflict
 from mindsync.api.schemas import (
     AnalysisRequest,
     AnalysisResponse,
+    AssessmentRead,
     MotionColumns,
     PreferencesRead,
     SkippedModality,
 )
 from mindsync.core.config import Settings
 from mindsync.storage.models import AnalysisMetric, SessionRecord, UserPreferences
+from mindsync.storage.repositories import baselines as baselines_repo
 from mindsync.storage.repositories import preferences as prefs_repo
 from mindsync.storage.repositories import sessions as sessions_repo
 
@@ -103,14 +113,40 @@ def find_session(factory: sessionmaker[Session], session_id: str) -> SessionReco
         return sessions_repo.get_session(db=db, session_id=session_id)
 
 
+def load_baselines(
+    factory: sessionmaker[Session], *, user_id: str | None
+) -> dict[str, BaselineStats]:
+    """The user's personal baselines (empty for anonymous requests)."""
+    if user_id is None:
+        return {}
+    with factory() as db:
+        stored = baselines_repo.get_baselines(db=db, user_id=user_id)
+    return {k: BaselineStats(n=n, mean=mean, var=var) for k, (n, mean, var) in stored.items()}
+
+
+def _fold(previous: tuple[int, float, float] | None, value: float) -> tuple[int, float, float]:
+    before = BaselineStats(n=previous[0], mean=previous[1], var=previous[2]) if previous else None
+    after = update_baseline(before, value)
+    return after.n, after.mean, after.var
+
+
 async def analyze(
     *,
     request: AnalysisRequest,
     prefs: PreferencesRead | None,
     orchestrator: Orchestrator,
     now: datetime,
-) -> tuple[AnalysisResponse, dict[Modality, ModalityResult]]:
-    """Analyse the modalities the user consents to; skipped ones are listed with the reason."""
+    rules: RuleSet,
+    baselines: dict[str, BaselineStats] | None,
+    min_sessions: int,
+) -> tuple[AnalysisResponse, dict[Modality, ModalityResult], dict[str, float]]:
+    """Analyse the modalities the user consents to; skipped ones are listed with the reason.
+
+    Returns the response, the per-modality results and the signals a baseline tracks.
+
+    With ``baselines`` (a known user), the response says how far calibration has come, or
+    compares stress and attention with the user's own baseline.
+    """
     if request.timestamp is not None and request.timestamp > now + MAX_FUTURE_SKEW:
         raise ApiError("timestamp is more than one day in the future", field="timestamp")
     inputs: dict[Modality, Any] = {}
@@ -131,18 +167,31 @@ async def analyze(
         inputs[modality] = motion_recording(value) if modality == "motion" else value
 
     results = await orchestrator.run(inputs) if inputs else {}
-    fused = fuse(results)
+    assessment = fuse(results)
+    personal = (
+        compare_to_baseline(assessment, baselines, min_sessions=min_sessions)
+        if baselines is not None
+        else None
+    )
+    advice = recommend(rules, assessment, results, personal)
     response = AnalysisResponse(
         session_id=str(request.session_id or uuid.uuid4()),
         user_id=request.user_id,
         timestamp=request.timestamp or now,
-        emotion_analysis=fused.emotion_analysis,  # type: ignore[arg-type]
-        stress_level=fused.stress_level,
-        attention_score=fused.attention_score,
-        overall_score=fused.overall_score,
-        quality_score=fused.quality_score,
+        emotion_analysis=assessment.emotion_analysis,  # type: ignore[arg-type]
+        stress_level=assessment.stress.value,
+        attention_score=assessment.attention.value,
+        overall_score=assessment.overall.value,
+        quality_score=assessment.quality_score,
         processing_time_ms=0.0,
-        recommendations=fused.recommendations,
+        recommendations=[r.text for r in advice],
+        recommendation_details=advice,
+        assessment=AssessmentRead(
+            stress=assessment.stress,
+            attention=assessment.attention,
+            overall=assessment.overall,
+        ),
+        baseline=personal,
         modalities={m: r.model_dump(mode="json") for m, r in results.items()},
         modalities_used=[m for m, r in results.items() if r.status == "ok"],
         modalities_skipped=skipped
@@ -153,7 +202,7 @@ async def analyze(
         ],
         stored=False,
     )
-    return response, results
+    return response, results, baseline_signals(assessment, results)
 
 
 def store_analysis(
@@ -161,10 +210,12 @@ def store_analysis(
     *,
     response: AnalysisResponse,
     results: dict[Modality, ModalityResult],
+    signals: dict[str, float],
     duration_seconds: float | None,
     now: datetime,
 ) -> None:
-    """Store the derived result and its per-modality metrics in one transaction.
+    """Store the derived result, its per-modality metrics and the user's updated baseline in
+    one transaction.
 
     Raises :class:`Conflict` when the session id is already taken.
     """
@@ -187,6 +238,15 @@ def store_analysis(
         modalities=response.modalities,
         modalities_used=list(response.modalities_used),
         modalities_skipped=[s.model_dump() for s in response.modalities_skipped],
+        fusion={
+            "assessment": response.assessment.model_dump(mode="json")
+            if response.assessment
+            else None,
+            "baseline": response.baseline.model_dump(mode="json") if response.baseline else None,
+            "recommendation_details": [
+                r.model_dump(mode="json") for r in response.recommendation_details
+            ],
+        },
     )
     metrics = [
         AnalysisMetric(
@@ -203,6 +263,10 @@ def store_analysis(
     with factory() as db:
         try:
             sessions_repo.add_session(db=db, record=record, metrics=metrics)
+            if response.user_id is not None and signals:
+                baselines_repo.update_baselines(
+                    db=db, user_id=response.user_id, signals=signals, update=_fold, now=now
+                )
             db.commit()
         except IntegrityError:
             db.rollback()

@@ -62,6 +62,10 @@ class Settings(BaseSettings):
         default=3600.0, ge=1.0, le=7 * 86400, description="How often retention runs in-server."
     )
 
+    baseline_min_sessions: int = Field(
+        default=5, ge=1, le=1000, description="Sessions before personal comparisons start."
+    )
+
     # --- request limits --------------------------------------------------------
     max_request_bytes: int = Field(default=32 * MB, ge=1024)
     face_max_bytes: int = Field(default=8 * MB, ge=1024, description="Decoded image bytes.")

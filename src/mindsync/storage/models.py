@@ -57,6 +57,7 @@ class SessionRecord(Base):
     modalities: Mapped[dict[str, Any]] = mapped_column(JSON)
     modalities_used: Mapped[list[Any]] = mapped_column(JSON)
     modalities_skipped: Mapped[list[Any]] = mapped_column(JSON)
+    fusion: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     __table_args__ = (
         Index("ix_sessions_user_id_timestamp", "user_id", "timestamp"),
@@ -149,3 +150,16 @@ class AuditEvent(Base):
     target_user_id: Mapped[str | None] = mapped_column(String(USER_ID_LENGTH), index=True)
     resource: Mapped[str] = mapped_column(String(200))
     request_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class UserBaseline(Base):
+    """Rolling statistics of one derived signal of one user (never raw data)."""
+
+    __tablename__ = "user_baselines"
+
+    user_id: Mapped[str] = mapped_column(String(USER_ID_LENGTH), primary_key=True)
+    signal: Mapped[str] = mapped_column(String(64), primary_key=True)
+    n: Mapped[int] = mapped_column(Integer)
+    mean: Mapped[float] = mapped_column(Float)
+    var: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[datetime]

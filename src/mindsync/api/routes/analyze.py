@@ -8,7 +8,14 @@ from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
 
 from mindsync.api import services
-from mindsync.api.deps import AccessDep, ClockDep, OrchestratorDep, SessionFactoryDep, SettingsDep
+from mindsync.api.deps import (
+    AccessDep,
+    ClockDep,
+    OrchestratorDep,
+    RulesDep,
+    SessionFactoryDep,
+    SettingsDep,
+)
 from mindsync.api.errors import Conflict, error_responses
 from mindsync.api.schemas import AnalysisRequest, AnalysisResponse, SessionRead
 
@@ -28,6 +35,7 @@ async def analyze(
     factory: SessionFactoryDep,
     settings: SettingsDep,
     clock: ClockDep,
+    rules: RulesDep,
 ) -> AnalysisResponse:
     """Analyse every modality in the request that the user consents to.
 
@@ -53,8 +61,19 @@ async def analyze(
                 # A retry of a request whose answer was lost: the stored result, not a duplicate.
                 return SessionRead.from_record(existing)
             raise Conflict(f"session {body.session_id} already exists", field="session_id")
-    response, results = await services.analyze(
-        request=body, prefs=prefs, orchestrator=orchestrator, now=now
+    baselines = (
+        await run_in_threadpool(services.load_baselines, factory, user_id=user_id)
+        if user_id is not None
+        else None
+    )
+    response, results, signals = await services.analyze(
+        request=body,
+        prefs=prefs,
+        orchestrator=orchestrator,
+        now=now,
+        rules=rules,
+        baselines=baselines,
+        min_sessions=settings.baseline_min_sessions,
     )
     store = may_store and (prefs is None or prefs.store_history) and bool(results)
     response.processing_time_ms = round((time.perf_counter() - started) * 1000, 3)
@@ -64,6 +83,7 @@ async def analyze(
             factory,
             response=response,
             results=results,
+            signals=signals,
             duration_seconds=body.duration_seconds,
             now=now,
         )

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
+from typing import Annotated, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from sqlalchemy.exc import IntegrityError
 
 from mindsync.api.deps import AccessDep, ClockDep, DbDep
@@ -17,6 +19,8 @@ from mindsync.api.schemas import (
     SessionRead,
     TokenIssued,
     TokenRead,
+    TrendBucket,
+    TrendsResponse,
     UserCreate,
     UserCreated,
     UserExport,
@@ -25,6 +29,7 @@ from mindsync.api.schemas import (
 from mindsync.storage.engine import checkpoint_sqlite
 from mindsync.storage.repositories import audit as audit_repo
 from mindsync.storage.repositories import tokens as tokens_repo
+from mindsync.storage.repositories import trends as trends_repo
 from mindsync.storage.repositories import users as users_repo
 
 router = APIRouter(tags=["users and privacy"])
@@ -102,12 +107,49 @@ def export_user(user_id: UserId, db: DbDep, access: AccessDep, clock: ClockDep) 
         sessions=[SessionRead.from_record(r) for r in rows["sessions"]],
         metrics=[MetricRead.model_validate(m) for m in rows["metrics"]],
         tokens=[TokenRead.model_validate(t) for t in rows["tokens"]],
+        baselines={
+            b.signal: {"n": b.n, "mean": b.mean, "sd": b.var**0.5, "updated_at": b.updated_at}
+            for b in rows["baselines"]
+        },
         audit=[
             AuditEventRead.model_validate(e) for e in audit_repo.events_for(db=db, user_id=user_id)
         ],
     )
     db.commit()
     return export
+
+
+@router.get(
+    "/users/{user_id}/trends",
+    response_model=TrendsResponse,
+    summary="A user's fused scores per hour, day or week",
+    responses=error_responses(401, 404, 422),
+)
+def user_trends(
+    user_id: UserId,
+    db: DbDep,
+    access: AccessDep,
+    clock: ClockDep,
+    days: Annotated[int, Query(ge=1, le=3650, description="How far back.")] = 30,
+    bucket: Annotated[Literal["hour", "day", "week"], Query()] = "day",
+) -> TrendsResponse:
+    """Per-bucket averages and counts of the stored fused scores, computed in SQL."""
+    access.user(user_id)
+    if not users_repo.user_known(db=db, user_id=user_id):
+        raise NotFound(f"user {user_id} not found", field="user_id")
+    until = clock()
+    since = until - timedelta(days=days)
+    rows = trends_repo.trends(db=db, user_id=user_id, since=since, until=until, bucket=bucket)
+    access.audit(db, action="read", target_user_id=user_id, resource="trends", now=until)
+    db.commit()
+    return TrendsResponse(
+        user_id=user_id,
+        days=days,
+        bucket=bucket,
+        since=since,
+        until=until,
+        buckets=[TrendBucket(**row.__dict__) for row in rows],
+    )
 
 
 @router.delete(

@@ -16,6 +16,7 @@ from mindsync.storage.models import (
     AuditEvent,
     SessionRecord,
     User,
+    UserBaseline,
     UserPreferences,
 )
 
@@ -51,6 +52,7 @@ class ErasureReport:
     sessions: int
     analysis_metrics: int
     preferences: int
+    baselines: int
     api_tokens: int
     user: int
 
@@ -65,7 +67,8 @@ def pseudonym(user_id: str) -> str:
 
 
 def erase_user(*, db: Session, user_id: str) -> ErasureReport:
-    """Delete every row about ``user_id`` (sessions, metrics, preferences, tokens, the user).
+    """Delete every row about ``user_id`` (sessions, metrics, preferences, baselines, tokens,
+    the user).
 
     The caller commits. Audit events stay, to prove what happened, but name the user only
     by :func:`pseudonym` from then on.
@@ -82,12 +85,14 @@ def erase_user(*, db: Session, user_id: str) -> ErasureReport:
     metrics = db.execute(delete(AnalysisMetric).where(AnalysisMetric.user_id == user_id)).rowcount
     sessions = db.execute(delete(SessionRecord).where(SessionRecord.user_id == user_id)).rowcount
     prefs = db.execute(delete(UserPreferences).where(UserPreferences.user_id == user_id)).rowcount
+    baselines = db.execute(delete(UserBaseline).where(UserBaseline.user_id == user_id)).rowcount
     tokens = db.execute(delete(ApiToken).where(ApiToken.user_id == user_id)).rowcount
     users = db.execute(delete(User).where(User.id == user_id)).rowcount
     return ErasureReport(
         sessions=sessions,
         analysis_metrics=metrics,
         preferences=prefs,
+        baselines=baselines,
         api_tokens=tokens,
         user=users,
     )
@@ -110,6 +115,13 @@ def export_rows(*, db: Session, user_id: str) -> dict[str, Any]:
                 select(AnalysisMetric)
                 .where(AnalysisMetric.user_id == user_id)
                 .order_by(AnalysisMetric.created_at, AnalysisMetric.id)
+            ).all()
+        ),
+        "baselines": list(
+            db.scalars(
+                select(UserBaseline)
+                .where(UserBaseline.user_id == user_id)
+                .order_by(UserBaseline.signal)
             ).all()
         ),
         "tokens": list(db.scalars(select(ApiToken).where(ApiToken.user_id == user_id)).all()),

@@ -1,0 +1,28 @@
+"""Fusion: the seed's combined assessment, personal baselines and explainable recommendations.
+
+Pure functions over per-modality results: no models, no HTTP, no database.
+"""
+
+from mindsync.analysis.fusion.baseline import (
+    BaselineStats,
+    PersonalComparison,
+    baseline_signals,
+    compare_to_baseline,
+    update_baseline,
+)
+from mindsync.analysis.fusion.recommendations import Recommendation, RuleSet, load_rules
+from mindsync.analysis.fusion.scores import Assessment, FusedScore, fuse
+
+__all__ = [
+    "Assessment",
+    "BaselineStats",
+    "FusedScore",
+    "PersonalComparison",
+    "Recommendation",
+    "RuleSet",
+    "baseline_signals",
+    "compare_to_baseline",
+    "fuse",
+    "load_rules",
+    "update_baseline",
+]
