@@ -71,3 +71,20 @@ def test_nothing_is_deleted_inside_the_retention(settings, clock, db_engine, day
         clock.advance(hours=2)
         run_retention_once(create_session_factory(db_engine), settings, clock())
         assert count(db_engine, "sessions") == 0
+
+
+def test_retention_runs_once_per_interval_however_many_workers(settings, db_engine, clock):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from mindsync.storage.retention import run_retention_if_due
+
+    factory = create_session_factory(db_engine)
+    with ThreadPoolExecutor(4) as pool:
+        reports = list(
+            pool.map(lambda _: run_retention_if_due(factory, settings, clock()), range(8))
+        )
+    assert sum(r is not None for r in reports) == 1
+    clock.advance(seconds=settings.retention_interval_seconds / 2)
+    assert run_retention_if_due(factory, settings, clock()) is None
+    clock.advance(seconds=settings.retention_interval_seconds)
+    assert run_retention_if_due(factory, settings, clock()) is not None

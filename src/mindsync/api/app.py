@@ -18,6 +18,7 @@ from mindsync import __version__
 from mindsync.analysis.fusion import load_rules
 from mindsync.analysis.orchestrator import Orchestrator
 from mindsync.analysis.registry import AnalyzerRegistry, load_analyzers
+from mindsync.api import metrics
 from mindsync.api.errors import install_error_handlers
 from mindsync.api.middleware import RequestContextMiddleware
 from mindsync.api.ratelimit import (
@@ -33,7 +34,7 @@ from mindsync.core.logging import configure_logging
 from mindsync.storage import migrate
 from mindsync.storage.engine import create_db_engine, create_session_factory
 from mindsync.storage.repositories import metrics as metrics_repo
-from mindsync.storage.retention import run_retention_once
+from mindsync.storage.retention import run_retention_if_due
 
 logger = logging.getLogger(__name__)
 
@@ -59,9 +60,10 @@ async def _retention_loop(app: FastAPI) -> None:
         await asyncio.sleep(settings.retention_interval_seconds)
         try:
             report = await run_in_threadpool(
-                run_retention_once, app.state.session_factory, settings, app.state.clock()
+                run_retention_if_due, app.state.session_factory, settings, app.state.clock()
             )
-            logger.info("retention deleted %s", report)
+            if report is not None:
+                logger.info("retention deleted %s", report)
         except Exception:
             logger.exception("retention run failed; will retry next interval")
 
@@ -162,7 +164,7 @@ def create_app(
         skip_metrics=UNMETERED_ROUTES,
     )
     install_error_handlers(app)
-    for module in (analyze, sessions, preferences, users, system):
+    for module in (analyze, sessions, preferences, users, system, metrics):
         app.include_router(module.router)
     return app
 

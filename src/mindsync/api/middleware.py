@@ -14,6 +14,7 @@ import numpy as np
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mindsync.api.errors import error_body
+from mindsync.api.metrics import observe_request
 from mindsync.core.logging import request_id_var
 
 logger = logging.getLogger(__name__)
@@ -223,13 +224,12 @@ class RequestContextMiddleware:
         await send({"type": "http.response.body", "body": body})
 
     async def _finish(self, scope: Scope, status_holder: dict[str, Any], started: float) -> None:
-        if self.metric_sink is None:
-            return
         route = scope.get("route")
         path = getattr(route, "path", None) or "unmatched"
-        if path in self.skip_metrics:
-            return
         duration_ms = (time.perf_counter() - started) * 1000
+        observe_request(scope["method"], path, int(status_holder["status"]), duration_ms / 1000)
+        if self.metric_sink is None or path in self.skip_metrics:
+            return
         try:
             await self.metric_sink(scope["method"], path, int(status_holder["status"]), duration_ms)
         except Exception:  # metrics must never break a request

@@ -163,3 +163,12 @@ class UserBaseline(Base):
     mean: Mapped[float] = mapped_column(Float)
     var: Mapped[float] = mapped_column(Float)
     updated_at: Mapped[datetime]
+
+
+class MaintenanceRun(Base):
+    """When a periodic job last ran, shared by every worker and replica."""
+
+    __tablename__ = "maintenance_runs"
+
+    job: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_run_at: Mapped[datetime]

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import and_, delete, or_, select
+from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from mindsync.core.config import Settings
-from mindsync.storage.models import AnalysisMetric, RequestMetric, SessionRecord, UserPreferences
+from mindsync.storage.models import (
+    AnalysisMetric,
+    MaintenanceRun,
+    RequestMetric,
+    SessionRecord,
+    UserPreferences,
+)
 
 
 @dataclass(frozen=True)
@@ -75,6 +81,54 @@ def run_retention_once(
 ) -> RetentionReport:
     """Run retention in its own transaction with the limits from ``settings``."""
     with factory() as db:
+        report = run_retention(
+            db=db,
+            now=now,
+            default_retention_days=settings.default_retention_days,
+            metrics_retention_days=settings.metrics_retention_days,
+        )
+        db.commit()
+    return report
+
+
+RETENTION_JOB = "retention"
+#: Any constant shared by all replicas: the key of the PostgreSQL advisory lock.
+RETENTION_LOCK_KEY = 0x6D696E6473796E63  # "mindsync"
+
+
+def claim_run(db: Session, *, job: str, now: datetime, interval_seconds: float) -> bool:
+    """Claim this interval's run of ``job``; True for exactly one caller per interval.
+
+    On PostgreSQL an advisory lock serialises the claim across replicas; on SQLite the
+    writer lock (BEGIN IMMEDIATE) does. The caller commits.
+    """
+    if db.get_bind().dialect.name == "postgresql":
+        locked = db.execute(select(func.pg_try_advisory_xact_lock(RETENTION_LOCK_KEY))).scalar_one()
+        if not locked:
+            return False
+    due_before = now - timedelta(seconds=interval_seconds * 0.9)
+    row = db.get(MaintenanceRun, job)
+    if row is None:
+        db.add(MaintenanceRun(job=job, last_run_at=now))
+        db.flush()
+        return True
+    last = row.last_run_at if row.last_run_at.tzinfo else row.last_run_at.replace(tzinfo=UTC)
+    if last > due_before:
+        return False
+    row.last_run_at = now
+    return True
+
+
+def run_retention_if_due(
+    factory: sessionmaker[Session], settings: Settings, now: datetime
+) -> RetentionReport | None:
+    """Run retention unless another worker or replica already ran it in this interval."""
+    with factory() as db:
+        if not claim_run(
+            db, job=RETENTION_JOB, now=now, interval_seconds=settings.retention_interval_seconds
+        ):
+            db.rollback()
+            return None
         report = run_retention(
             db=db,
             now=now,

@@ -17,6 +17,7 @@ from mindsync.api.deps import (
     SettingsDep,
 )
 from mindsync.api.errors import Conflict, error_responses
+from mindsync.api.metrics import SESSIONS_STORED, observe_analysis
 from mindsync.api.schemas import AnalysisRequest, AnalysisResponse, SessionRead
 
 router = APIRouter(tags=["analysis"])
@@ -75,6 +76,8 @@ async def analyze(
         baselines=baselines,
         min_sessions=settings.baseline_min_sessions,
     )
+    for modality, result in results.items():
+        observe_analysis(modality, result.status, result.processing_ms / 1000)
     store = may_store and (prefs is None or prefs.store_history) and bool(results)
     response.processing_time_ms = round((time.perf_counter() - started) * 1000, 3)
     if store:
@@ -88,4 +91,5 @@ async def analyze(
             now=now,
         )
         response.stored = True
+        SESSIONS_STORED.inc()
     return response
