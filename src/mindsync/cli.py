@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from typing import Any, TypeVar
@@ -43,6 +44,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     logger.info("database at revision %s", revision)
     # Migrations ran here, once: the workers must not race to run them again.
     os.environ["MINDSYNC_AUTO_MIGRATE"] = "false"
+    if args.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Each worker writes its metrics here and /metrics adds them up.
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="mindsync-metrics-")
     uvicorn.run(
         "mindsync.api.app:app",
         host=args.host or settings.host,
