@@ -172,3 +172,4 @@ class MaintenanceRun(Base):
 
     job: Mapped[str] = mapped_column(String(64), primary_key=True)
     last_run_at: Mapped[datetime]
+    runs: Mapped[int] = mapped_column(Integer, default=0)

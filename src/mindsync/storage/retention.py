@@ -109,13 +109,14 @@ def claim_run(db: Session, *, job: str, now: datetime, interval_seconds: float) 
     due_before = now - timedelta(seconds=interval_seconds * 0.9)
     row = db.get(MaintenanceRun, job)
     if row is None:
-        db.add(MaintenanceRun(job=job, last_run_at=now))
+        db.add(MaintenanceRun(job=job, last_run_at=now, runs=1))
         db.flush()
         return True
     last = row.last_run_at if row.last_run_at.tzinfo else row.last_run_at.replace(tzinfo=UTC)
     if last > due_before:
         return False
     row.last_run_at = now
+    row.runs += 1
     return True
 
 

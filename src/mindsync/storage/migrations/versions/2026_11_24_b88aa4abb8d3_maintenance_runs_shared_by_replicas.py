@@ -1,8 +1,8 @@
 """maintenance runs shared by replicas
 
-Revision ID: 383fe8b24187
+Revision ID: b88aa4abb8d3
 Revises: cb6f6f3d3fb2
-Create Date: 2026-11-24 16:50:43.835694
+Create Date: 2026-11-24 16:52:07.965264
 """
 
 from collections.abc import Sequence
@@ -10,7 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "383fe8b24187"
+
+revision: str = "b88aa4abb8d3"
 down_revision: str | None = "cb6f6f3d3fb2"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -22,6 +23,7 @@ def upgrade() -> None:
         "maintenance_runs",
         sa.Column("job", sa.String(length=64), nullable=False),
         sa.Column("last_run_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("runs", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("job", name=op.f("pk_maintenance_runs")),
     )
     # ### end Alembic commands ###
