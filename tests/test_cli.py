@@ -71,3 +71,42 @@ def test_users_and_tokens_from_the_command_line(tmp_path) -> None:
     engine.dispose()
     assert len(rows) == 2 and all(r.revoked_at is not None for r in rows)
     assert all(second not in r.token_hash for r in rows)
+
+
+def test_analyze_files_in_process_as_table_json_and_csv(tmp_path) -> None:
+    from pathlib import Path
+
+    data = Path(__file__).parent / "data"
+    (tmp_path / "smile.png").write_bytes((data / "face" / "astronaut.png").read_bytes())
+    (tmp_path / "speech.wav").write_bytes((data / "voice" / "arctic_a0007.wav").read_bytes())
+    rows = ["timestamp,ax,ay,az"]
+    rows += [f"{i / 50:.3f},0.01,0.02,{9.81 + 0.01 * (i % 3):.3f}" for i in range(1500)]
+    (tmp_path / "desk.csv").write_text("\n".join(rows) + "\n")
+    (tmp_path / "broken.jpg").write_bytes(b"not an image")
+    (tmp_path / "notes.txt").write_text("ignored")
+
+    table = _run("analyze", str(tmp_path), env={})
+    assert table.returncode == 0, table.stderr
+    lines = table.stdout.strip().splitlines()
+    assert lines[0].split()[:3] == ["bundle", "modalities", "emotion"]
+    by_name = {line.split()[0]: line for line in lines[2:]}
+    assert set(by_name) == {"broken", "desk", "smile", "speech"}
+    assert "error" in by_name["broken"]
+    assert "happy" in by_name["smile"]
+    assert "still" in by_name["desk"]
+
+    as_json = _run("analyze", str(tmp_path), "--json", env={})
+    results = {r["bundle"]: r for r in json.loads(as_json.stdout)}
+    assert results["speech"]["modalities"]["voice"]["status"] == "ok"
+    assert results["smile"]["emotion_analysis"]["dominant_emotion"] == "happy"
+
+    as_csv = _run("analyze", "--motion", str(tmp_path / "desk.csv"), "--csv", env={})
+    header, row = as_csv.stdout.strip().splitlines()
+    assert header.startswith("bundle,modalities,emotion,stress_level")
+    assert row.startswith("input,motion,")
+
+
+def test_analyze_without_inputs_is_a_usage_error() -> None:
+    result = _run("analyze", env={})
+    assert result.returncode == 2
+    assert "--face" in result.stderr

@@ -1,4 +1,4 @@
-"""The ``mindsync`` command line: serve, migrate, cleanup, users and tokens."""
+"""The ``mindsync`` command line: serve, migrate, cleanup, analyze, users and tokens."""
 
 from __future__ import annotations
 
@@ -160,6 +160,39 @@ def cmd_tokens_revoke(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_analyze(args: argparse.Namespace, settings: Settings) -> int:
+    """Analyse files in process (no server) and print a table, JSON or CSV."""
+    from pathlib import Path
+
+    from mindsync import batch
+    from mindsync.analysis.registry import load_analyzers
+
+    if args.folder is not None:
+        folder = Path(args.folder)
+        if not folder.is_dir():
+            sys.stderr.write(f"mindsync: {folder} is not a folder\n")
+            return 2
+        bundles = batch.bundles_in(folder)
+    else:
+        bundle = batch.Bundle(
+            name="input",
+            face=Path(args.face) if args.face else None,
+            audio=Path(args.audio) if args.audio else None,
+            motion=Path(args.motion) if args.motion else None,
+        )
+        if bundle.face is None and bundle.audio is None and bundle.motion is None:
+            sys.stderr.write("mindsync: give a FOLDER, or --face, --audio and/or --motion\n")
+            return 2
+        bundles = [bundle]
+    if not bundles:
+        sys.stderr.write("mindsync: no image, audio or motion CSV files found\n")
+        return 1
+    registry = load_analyzers(settings)
+    results = batch.run(registry, bundles)
+    _out(batch.render(results, args.format))
+    return 1 if all(r.error for r in results) else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``mindsync`` command."""
     parser = argparse.ArgumentParser(prog="mindsync", description=__doc__)
@@ -178,6 +211,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     cleanup = commands.add_parser("cleanup", help="delete data past its retention now")
     cleanup.set_defaults(func=cmd_cleanup)
+
+    analyze = commands.add_parser(
+        "analyze", help="analyse files in process, without a server (one bundle or a folder)"
+    )
+    analyze.add_argument(
+        "folder", nargs="?", help="folder of files grouped by name (s1.jpg + s1.webm + s1.csv)"
+    )
+    analyze.add_argument("--face", help="image file (JPEG, PNG, WebP)")
+    analyze.add_argument("--audio", help="audio file (WAV, MP3, OGG, WebM, MP4/AAC, FLAC)")
+    analyze.add_argument("--motion", help="CSV with timestamp, ax, ay, az[, gx, gy, gz]")
+    output = analyze.add_mutually_exclusive_group()
+    output.add_argument("--json", dest="format", action="store_const", const="json")
+    output.add_argument("--csv", dest="format", action="store_const", const="csv")
+    analyze.set_defaults(func=cmd_analyze, format="table")
 
     users = commands.add_parser("users", help="manage users").add_subparsers(
         dest="users_command", required=True

@@ -1,0 +1,375 @@
+"""MindSync's benchmark harness: one command, every figure the README's table shows.
+
+    .venv/bin/python bench/run.py            # full run, about 4 minutes on 2 cores
+    .venv/bin/python bench/run.py --quick    # shorter phases, for a smoke test
+
+It measures, on real inputs that the tests also use (a photograph resized to a 640x480 JPEG,
+5 s of recorded speech encoded as WebM/Opus, 30 s of real smart-watch motion at 50 Hz):
+
+1. per-modality latency in process (decode + analyse; p50/p95/p99);
+2. end-to-end HTTP latency for one client against a real server started as in production
+   (``mindsync migrate`` then ``gunicorn -c gunicorn.conf.py`` with 2 workers, SQLite);
+3. throughput and latency at concurrency 1, 4, 16 and 64, for the full multimodal request
+   and for each modality alone;
+4. the ratio of end-to-end latency to the sum of the fastest component times (what the web,
+   JSON and database layers add), resident memory per worker, and the time until /health
+   is ready.
+
+Results go to ``bench/results/latest.json`` and ``bench/results/latest.md``. The load
+generator runs on the same 2 cores as the server, so throughput is a lower bound.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import io
+import json
+import os
+import platform
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import av
+import httpx2 as httpx
+import numpy as np
+from PIL import Image, ImageOps
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from bench_motion import build, load_recordings  # noqa: E402
+
+from mindsync.analysis.motion import MotionRecording  # noqa: E402
+from mindsync.analysis.orchestrator import analyze_one  # noqa: E402
+from mindsync.analysis.registry import load_analyzers  # noqa: E402
+from mindsync.core.config import Settings  # noqa: E402
+
+DATA = ROOT / "tests" / "data"
+RESULTS = ROOT / "bench" / "results"
+CONCURRENCY = (1, 4, 16, 64)
+
+
+# --------------------------------------------------------------------------- inputs
+def face_jpeg() -> bytes:
+    """A real photograph (matplotlib's Grace Hopper sample) as a 640x480 JPEG."""
+    image = ImageOps.fit(Image.open(DATA / "face" / "grace_hopper.jpg").convert("RGB"), (640, 480))
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=85)
+    return out.getvalue()
+
+
+def speech_webm(seconds: float = 5.0) -> bytes:
+    """5 s of real recorded speech, encoded as WebM/Opus the way MediaRecorder sends it."""
+    with av.open(str(DATA / "voice" / "librivox_0890.wav")) as container:
+        stream = container.streams.audio[0]
+        resampler = av.AudioResampler(format="s16", layout="mono", rate=48000)
+        pcm = []
+        for frame in container.decode(stream):
+            for out in resampler.resample(frame):
+                pcm.append(out.to_ndarray().reshape(-1))
+    samples = np.concatenate(pcm)
+    need = int(48000 * seconds)
+    samples = np.tile(samples, need // samples.size + 1)[:need]
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="webm") as output:
+        stream = output.add_stream("libopus", rate=48000)
+        stream.layout = "mono"
+        for start in range(0, samples.size, 960):
+            chunk = samples[start : start + 960].reshape(1, -1)
+            frame = av.AudioFrame.from_ndarray(chunk, format="s16", layout="mono")
+            frame.sample_rate = 48000
+            for packet in stream.encode(frame):
+                output.mux(packet)
+        for packet in stream.encode(None):
+            output.mux(packet)
+    return buffer.getvalue()
+
+
+def motion_recording() -> MotionRecording:
+    """30 s of real smart-watch motion at 50 Hz, in a random orientation with gravity."""
+    return build(load_recordings(), 30, 50, True)
+
+
+def motion_json(recording: MotionRecording) -> dict[str, Any]:
+    """The columnar JSON form of a recording."""
+    acc, gyro = recording.acceleration, recording.gyroscope
+    out: dict[str, Any] = {
+        "timestamps": recording.timestamps.round(4).tolist(),
+        "acceleration": {k: acc[:, i].round(5).tolist() for i, k in enumerate("xyz")},
+    }
+    if gyro is not None:
+        out["gyroscope"] = {k: gyro[:, i].round(5).tolist() for i, k in enumerate("xyz")}
+    return out
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    """p50/p95/p99 and mean of ``values`` (milliseconds), rounded."""
+    array = np.asarray(values, dtype=float)
+    return {
+        "n": int(array.size),
+        "p50_ms": round(float(np.percentile(array, 50)), 2),
+        "p95_ms": round(float(np.percentile(array, 95)), 2),
+        "p99_ms": round(float(np.percentile(array, 99)), 2),
+        "mean_ms": round(float(array.mean()), 2),
+    }
+
+
+# --------------------------------------------------------------------------- in process
+def in_process(inputs: dict[str, Any], runs: int) -> dict[str, dict[str, float]]:
+    """Decode + analyse latency of each modality in this process, one thread."""
+    registry = load_analyzers(Settings())
+    out = {}
+    for modality, raw in inputs.items():
+        for _ in range(10):
+            analyze_one(registry, modality, raw)  # type: ignore[arg-type]
+        times = []
+        for _ in range(runs):
+            started = time.perf_counter()
+            analyze_one(registry, modality, raw)  # type: ignore[arg-type]
+            times.append((time.perf_counter() - started) * 1000)
+        out[modality] = percentiles(times)
+    return out
+
+
+# --------------------------------------------------------------------------- server
+class Server:
+    """``mindsync migrate`` then gunicorn with the production configuration."""
+
+    def __init__(self, workers: int, folder: Path) -> None:
+        self.port = 18000 + secrets.randbelow(2000)
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.admin = secrets.token_urlsafe(32)
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": f"sqlite:///{folder / 'bench.db'}",
+            "MINDSYNC_ADMIN_TOKEN": self.admin,
+            "MINDSYNC_RATE_LIMIT_PER_MINUTE": "0",
+            "MINDSYNC_BIND": f"127.0.0.1:{self.port}",
+            "WEB_CONCURRENCY": str(workers),
+            "PROMETHEUS_MULTIPROC_DIR": str(folder / "metrics"),
+            "LOG_LEVEL": "WARNING",
+        }
+        self.log = folder / "server.log"
+        self.process: subprocess.Popen[bytes] | None = None
+        self.ready_seconds = 0.0
+
+    def start(self) -> None:
+        bin_dir = Path(sys.executable).parent
+        subprocess.run(
+            [str(bin_dir / "mindsync"), "migrate"], env=self.env, check=True, capture_output=True
+        )
+        started = time.monotonic()
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [str(bin_dir / "gunicorn"), "-c", str(ROOT / "gunicorn.conf.py")],
+                env=self.env,
+                cwd=ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        while time.monotonic() - started < 120:
+            try:
+                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
+                    self.ready_seconds = time.monotonic() - started
+                    return
+            except httpx.TransportError:
+                time.sleep(0.05)
+        raise RuntimeError("server did not become ready: " + self.log.read_text()[-2000:])
+
+    def worker_rss_mb(self) -> list[float]:
+        assert self.process is not None
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        pids = children.read_text().split() if children.exists() else []
+        out = []
+        for pid in pids:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    out.append(round(int(line.split()[1]) / 1024, 1))
+        return out
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+
+
+async def _load(
+    url: str, token: str, body: bytes, concurrency: int, seconds: float
+) -> dict[str, Any]:
+    """Keep ``concurrency`` requests in flight for ``seconds``; latency and throughput."""
+    latencies: list[float] = []
+    errors: dict[str, int] = {}
+    stop = time.perf_counter() + seconds
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60, headers=headers) as c:
+
+        async def worker() -> None:
+            while time.perf_counter() < stop:
+                started = time.perf_counter()
+                try:
+                    response = await c.post("/analyze", content=body)
+                    status = str(response.status_code)
+                except httpx.TransportError as exc:
+                    status = type(exc).__name__
+                if status == "200":
+                    latencies.append((time.perf_counter() - started) * 1000)
+                else:
+                    errors[status] = errors.get(status, 0) + 1
+
+        began = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - began
+    return {
+        "concurrency": concurrency,
+        "requests_per_s": round(len(latencies) / elapsed, 1),
+        "errors": errors,
+        **(percentiles(latencies) if latencies else {"n": 0}),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="short phases (smoke test)")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    runs, e2e_runs, seconds = (30, 20, 2.0) if args.quick else (300, 200, 8.0)
+
+    face, audio, motion = face_jpeg(), speech_webm(), motion_recording()
+    face_b64, audio_b64 = base64.b64encode(face).decode(), base64.b64encode(audio).decode()
+    component = in_process({"face": face_b64, "voice": audio_b64, "motion": motion}, runs)
+    print("in process:", json.dumps(component))
+
+    bodies = {
+        "full": {
+            "face_image": face_b64,
+            "audio_data": audio_b64,
+            "motion_data": motion_json(motion),
+        },
+        "face": {"face_image": face_b64},
+        "voice": {"audio_data": audio_b64},
+        "motion": {"motion_data": motion_json(motion)},
+    }
+    encoded = {k: json.dumps(v).encode() for k, v in bodies.items()}
+    with tempfile.TemporaryDirectory(prefix="mindsync-bench-") as tmp:
+        folder = Path(tmp)
+        (folder / "metrics").mkdir()
+        server = Server(args.workers, folder)
+        server.start()
+        try:
+            user = httpx.post(
+                server.url + "/users",
+                json={"name": "bench"},
+                headers={"Authorization": f"Bearer {server.admin}"},
+            ).json()
+            token = user["token"]
+            e2e = {}
+            for kind in ("full", "face", "voice", "motion"):
+                asyncio.run(_load(server.url, token, encoded[kind], 1, 1.0))  # warm up
+                times = []
+                with httpx.Client(base_url=server.url, timeout=60) as client:
+                    for _ in range(e2e_runs):
+                        started = time.perf_counter()
+                        response = client.post(
+                            "/analyze",
+                            content=encoded[kind],
+                            headers={
+                                "Authorization": f"Bearer {token}",
+                                "Content-Type": "application/json",
+                            },
+                        )
+                        response.raise_for_status()
+                        times.append((time.perf_counter() - started) * 1000)
+                e2e[kind] = percentiles(times)
+            print("end to end, one client:", json.dumps(e2e))
+            load: dict[str, list[dict[str, Any]]] = {}
+            for kind in ("full", "face", "voice", "motion"):
+                load[kind] = [
+                    asyncio.run(_load(server.url, token, encoded[kind], n, seconds))
+                    for n in CONCURRENCY
+                ]
+                print(kind, json.dumps(load[kind]))
+            rss = server.worker_rss_mb()
+        finally:
+            server.stop()
+
+    fastest = sum(component[m]["p50_ms"] for m in ("face", "voice", "motion"))
+    report = {
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "inputs": {
+            "face": f"640x480 JPEG, {len(face)} bytes",
+            "voice": f"5 s WebM/Opus, {len(audio)} bytes",
+            "motion": f"30 s at 50 Hz ({motion.timestamps.size} samples), acc + gyro",
+        },
+        "in_process": component,
+        "end_to_end_one_client": e2e,
+        "overhead_ratio_full": round(e2e["full"]["p50_ms"] / fastest, 2),
+        "load": load,
+        "worker_rss_mb": rss,
+        "health_ready_seconds": round(server.ready_seconds, 2),
+        "workers": args.workers,
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "latest.json").write_text(json.dumps(report, indent=2) + "\n")
+    (args.out / "latest.md").write_text(markdown(report))
+    print(markdown(report))
+
+
+def markdown(report: dict[str, Any]) -> str:
+    """The README's table."""
+    lines = [
+        f"Measured {report['date']} on {report['machine']['cpus']} cores, Python "
+        f"{report['machine']['python']}, {report['workers']} gunicorn workers, SQLite; "
+        "load generator on the same machine. Command: `.venv/bin/python bench/run.py`.",
+        "",
+        "| in process (decode + analyse, one thread) | p50 ms | p95 ms | p99 ms |",
+        "|---|---|---|---|",
+    ]
+    for modality, row in report["in_process"].items():
+        lines.append(f"| {modality} | {row['p50_ms']} | {row['p95_ms']} | {row['p99_ms']} |")
+    lines += [
+        "",
+        "| HTTP, one client | p50 ms | p95 ms | p99 ms |",
+        "|---|---|---|---|",
+    ]
+    for kind, row in report["end_to_end_one_client"].items():
+        lines.append(f"| {kind} | {row['p50_ms']} | {row['p95_ms']} | {row['p99_ms']} |")
+    lines += [
+        "",
+        "| load | concurrency | req/s | p50 ms | p95 ms | p99 ms | errors |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for kind, rows in report["load"].items():
+        for row in rows:
+            lines.append(
+                f"| {kind} | {row['concurrency']} | {row['requests_per_s']} | "
+                f"{row.get('p50_ms', '-')} | {row.get('p95_ms', '-')} | {row.get('p99_ms', '-')} "
+                f"| {sum(row['errors'].values())} |"
+            )
+    lines += [
+        "",
+        f"- End-to-end p50 of the full request / sum of the in-process p50s: "
+        f"**{report['overhead_ratio_full']}×**",
+        f"- Resident memory per worker after the run: {report['worker_rss_mb']} MB",
+        f"- `/health` ready {report['health_ready_seconds']} s after gunicorn started",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()

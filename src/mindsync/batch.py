@@ -1,0 +1,229 @@
+"""Analysis of files on disk, without a server: ``mindsync analyze``.
+
+A bundle is up to one face image, one audio file and one motion CSV. In folder mode the
+files are grouped into bundles by their name without extension (``s1.jpg``, ``s1.webm`` and
+``s1.csv`` form bundle ``s1``).
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import json
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+
+from mindsync.analysis.base import Modality, ModalityResult
+from mindsync.analysis.errors import AnalysisError, InputError
+from mindsync.analysis.fusion import fuse, load_rules
+from mindsync.analysis.fusion.recommendations import recommend
+from mindsync.analysis.motion.recording import MotionRecording
+from mindsync.analysis.orchestrator import analyze_one
+from mindsync.analysis.registry import AnalyzerRegistry
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp"}
+AUDIO_SUFFIXES = {".wav", ".mp3", ".ogg", ".oga", ".opus", ".webm", ".m4a", ".mp4", ".aac", ".flac"}
+MOTION_SUFFIXES = {".csv"}
+
+#: Accepted CSV column names for each motion channel.
+COLUMNS = {
+    "t": ("timestamp", "time", "t"),
+    "ax": ("ax", "acc_x", "acceleration_x", "accel_x"),
+    "ay": ("ay", "acc_y", "acceleration_y", "accel_y"),
+    "az": ("az", "acc_z", "acceleration_z", "accel_z"),
+    "gx": ("gx", "gyro_x", "gyroscope_x"),
+    "gy": ("gy", "gyro_y", "gyroscope_y"),
+    "gz": ("gz", "gyro_z", "gyroscope_z"),
+}
+
+
+@dataclass
+class Bundle:
+    """The files of one analysis."""
+
+    name: str
+    face: Path | None = None
+    audio: Path | None = None
+    motion: Path | None = None
+
+
+@dataclass
+class BundleResult:
+    """What one bundle gave: fused scores, per-modality results, or an error."""
+
+    name: str
+    row: dict[str, Any] = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+
+def read_motion_csv(path: Path) -> MotionRecording:
+    """A motion CSV (header row; timestamp, ax, ay, az and optionally gx, gy, gz) as arrays."""
+    with path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        names = {name.strip().lower(): name for name in reader.fieldnames or []}
+        chosen: dict[str, str] = {}
+        for channel, aliases in COLUMNS.items():
+            for alias in aliases:
+                if alias in names:
+                    chosen[channel] = names[alias]
+                    break
+        missing = [c for c in ("t", "ax", "ay", "az") if c not in chosen]
+        if missing:
+            raise InputError(
+                f"{path.name}: needs columns timestamp, ax, ay, az (missing {', '.join(missing)})",
+                field="motion",
+            )
+        rows = list(reader)
+    try:
+        data = {c: np.array([float(r[name]) for r in rows]) for c, name in chosen.items()}
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{path.name}: a value is not a number ({exc})", field="motion") from None
+    gyro = None
+    if all(c in data for c in ("gx", "gy", "gz")):
+        gyro = np.column_stack([data["gx"], data["gy"], data["gz"]])
+    return MotionRecording(
+        timestamps=data["t"],
+        acceleration=np.column_stack([data["ax"], data["ay"], data["az"]]),
+        gyroscope=gyro,
+    )
+
+
+def bundles_in(folder: Path) -> list[Bundle]:
+    """The bundles of a folder, by file name without extension, sorted by name."""
+    found: dict[str, Bundle] = {}
+    for path in sorted(p for p in folder.iterdir() if p.is_file()):
+        suffix = path.suffix.lower()
+        slot = (
+            "face"
+            if suffix in IMAGE_SUFFIXES
+            else "audio"
+            if suffix in AUDIO_SUFFIXES
+            else "motion"
+            if suffix in MOTION_SUFFIXES
+            else None
+        )
+        if slot is None:
+            continue
+        bundle = found.setdefault(path.stem, Bundle(name=path.stem))
+        setattr(bundle, slot, path)
+    return list(found.values())
+
+
+def analyze_bundle(registry: AnalyzerRegistry, bundle: Bundle) -> BundleResult:
+    """Analyse one bundle with the loaded analysers; an unreadable file becomes an error row."""
+    try:
+        inputs: dict[Modality, Any] = {}
+        if bundle.face is not None:
+            inputs["face"] = base64.b64encode(bundle.face.read_bytes()).decode()
+        if bundle.audio is not None:
+            inputs["voice"] = base64.b64encode(bundle.audio.read_bytes()).decode()
+        if bundle.motion is not None:
+            inputs["motion"] = read_motion_csv(bundle.motion)
+        results: dict[Modality, ModalityResult] = {
+            m: analyze_one(registry, m, raw) for m, raw in inputs.items()
+        }
+    except (AnalysisError, OSError) as exc:
+        return BundleResult(name=bundle.name, error=getattr(exc, "message", str(exc)))
+    assessment = fuse(results)
+    advice = recommend(load_rules(), assessment, results)
+    emotion = assessment.emotion_analysis or {}
+    row = {
+        "bundle": bundle.name,
+        "modalities": "+".join(m for m in results if results[m].status == "ok") or "-",
+        "emotion": emotion.get("dominant_emotion"),
+        "stress_level": assessment.stress.value,
+        "attention_score": assessment.attention.value,
+        "overall_score": assessment.overall.value,
+        "quality_score": assessment.quality_score,
+        "activity": getattr(results.get("motion"), "activity", None),
+        "notes": "; ".join(r.reason for r in results.values() if r.reason) or "",
+    }
+    details = {
+        "bundle": bundle.name,
+        "emotion_analysis": assessment.emotion_analysis,
+        "assessment": assessment.model_dump(mode="json", exclude={"emotion_analysis"}),
+        "modalities": {m: r.model_dump(mode="json") for m, r in results.items()},
+        "recommendations": [r.model_dump(mode="json") for r in advice],
+    }
+    return BundleResult(name=bundle.name, row=row, details=details)
+
+
+def progress(done: int, total: int, stream: TextIO = sys.stderr) -> None:
+    """A one-line progress bar on ``stream`` (only when it is a terminal)."""
+    if not stream.isatty():
+        return
+    width = 30
+    filled = int(width * done / max(total, 1))
+    stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+    if done == total:
+        stream.write("\n")
+    stream.flush()
+
+
+def run(
+    registry: AnalyzerRegistry,
+    bundles: Iterable[Bundle],
+    *,
+    on_progress: Callable[[int, int], None] = progress,
+) -> list[BundleResult]:
+    """Analyse every bundle in order, reporting progress."""
+    items = list(bundles)
+    out = []
+    for i, bundle in enumerate(items, start=1):
+        out.append(analyze_bundle(registry, bundle))
+        on_progress(i, len(items))
+    return out
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    return str(value)
+
+
+def render(results: list[BundleResult], fmt: str) -> str:
+    """The results as a readable table, JSON or CSV."""
+    if fmt == "json":
+        return json.dumps(
+            [
+                r.details if r.error is None else {"bundle": r.name, "error": r.error}
+                for r in results
+            ],
+            indent=2,
+        )
+    headers = [
+        "bundle",
+        "modalities",
+        "emotion",
+        "stress_level",
+        "attention_score",
+        "overall_score",
+        "quality_score",
+        "activity",
+        "notes",
+    ]
+    rows = [
+        r.row if r.error is None else {"bundle": r.name, "notes": f"error: {r.error}"}
+        for r in results
+    ]
+    if fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=headers, lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({h: row.get(h) for h in headers})
+        return buffer.getvalue().rstrip("\n")
+    cells = [[_fmt(row.get(h)) for h in headers] for row in rows]
+    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(headers)]
+    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
+    body = ["  ".join(c.ljust(w) for c, w in zip(cell, widths, strict=True)) for cell in cells]
+    return "\n".join([line, "  ".join("-" * w for w in widths), *body])
