@@ -27,7 +27,7 @@ from mindsync.api.ratelimit import (
     RateLimitMiddleware,
     RedisRateLimiter,
 )
-from mindsync.api.routes import analyze, preferences, sessions, system, users
+from mindsync.api.routes import analyze, preferences, sessions, stream, system, users
 from mindsync.core.clock import Clock, utcnow
 from mindsync.core.config import Settings, load_settings
 from mindsync.core.logging import configure_logging
@@ -164,7 +164,7 @@ def create_app(
         skip_metrics=UNMETERED_ROUTES,
     )
     install_error_handlers(app)
-    for module in (analyze, sessions, preferences, users, system, metrics):
+    for module in (analyze, sessions, preferences, users, stream, system, metrics):
         app.include_router(module.router)
     return app
 

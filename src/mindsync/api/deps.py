@@ -5,7 +5,7 @@ from __future__ import annotations
 import hmac
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
@@ -156,9 +156,8 @@ class Access:
         )
 
 
-def bearer_token(request: Request) -> str | None:
+def bearer_token(header: str | None) -> str | None:
     """The token of an ``Authorization: Bearer`` header, or ``None`` when there is none."""
-    header = request.headers.get("authorization")
     if not header:
         return None
     scheme, _, token = header.partition(" ")
@@ -168,10 +167,13 @@ def bearer_token(request: Request) -> str | None:
     return token
 
 
-def get_access(request: Request) -> Access:
-    """Authenticate the caller from its bearer token (401 for an unknown or revoked token)."""
-    settings: Settings = request.app.state.settings
-    token = bearer_token(request)
+def authenticate(app: Any, token: str | None, header: str | None = None) -> Access:
+    """The caller's access from a token (or an ``Authorization`` header); 401 if it is bad."""
+    settings: Settings = app.state.settings
+    if token is None:
+        token = bearer_token(header)
+    elif len(token) > 512:
+        raise Unauthorized("the token is too long", field="token")
     if token is None:
         return Access(kind="anonymous", allow_anonymous=settings.allow_anonymous)
     admin = settings.admin_token
@@ -179,11 +181,16 @@ def get_access(request: Request) -> Access:
         token.encode("utf-8"), admin.get_secret_value().encode("utf-8")
     ):
         return Access(kind="admin")
-    with request.app.state.session_factory() as db:
+    with app.state.session_factory() as db:
         user_id = tokens_repo.resolve_token(db=db, token=token)
     if user_id is None:
         raise Unauthorized("the bearer token is unknown or revoked", field="Authorization")
     return Access(kind="user", user_id=user_id)
+
+
+def get_access(request: Request) -> Access:
+    """Authenticate the caller from its bearer token (401 for an unknown or revoked token)."""
+    return authenticate(request.app, None, request.headers.get("authorization"))
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

@@ -1,0 +1,196 @@
+"""Sliding windows, smoothing and aggregation for real-time streams (no I/O, no framework).
+
+A stream receives face frames, audio chunks and motion samples faster or slower than it is
+analysed. :class:`StreamBuffers` keeps only what the next analysis needs: the newest face
+frame (older unanalysed frames are dropped and counted), the last seconds of audio and of
+motion. :class:`Smoother` damps frame-to-frame jitter of the fused scores and
+:class:`StreamAggregate` keeps the running means that a finished stream stores.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import threading
+import wave
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from mindsync.analysis.base import Modality
+from mindsync.analysis.errors import InputError, PayloadTooLarge
+from mindsync.analysis.motion.recording import MotionRecording
+
+PCM_RATE = 16_000
+
+
+def pcm16_to_wav(pcm: bytes, rate: int = PCM_RATE) -> bytes:
+    """Mono 16-bit little-endian PCM wrapped in a WAV container."""
+    out = io.BytesIO()
+    with wave.open(out, "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(rate)
+        wav.writeframes(pcm)
+    return out.getvalue()
+
+
+@dataclass
+class StreamBuffers:
+    """What has arrived and not yet been analysed, per modality. Thread-safe."""
+
+    audio_window_s: float = 4.0
+    motion_window_s: float = 10.0
+    max_frame_bytes: int = 8 * 1024 * 1024
+    face_frame: tuple[float, bytes] | None = None
+    face_received: int = 0
+    face_dropped: int = 0
+    audio_pcm: deque[bytes] = field(default_factory=deque)
+    audio_pcm_bytes: int = 0
+    audio_webm_header: bytes | None = None
+    audio_webm: deque[bytes] = field(default_factory=deque)
+    audio_new: bool = False
+    audio_last_ts: float | None = None
+    motion: deque[tuple[float, float, float, float, float, float, float]] = field(
+        default_factory=deque
+    )
+    motion_new: bool = False
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add_face(self, ts: float, jpeg: bytes) -> None:
+        """Keep ``jpeg`` as the newest frame; an unanalysed older frame is dropped."""
+        if len(jpeg) > self.max_frame_bytes:
+            raise PayloadTooLarge(
+                f"face frame is {len(jpeg)} bytes; the limit is {self.max_frame_bytes}",
+                field="face_frame",
+                limit=self.max_frame_bytes,
+            )
+        with self._lock:
+            self.face_received += 1
+            if self.face_frame is not None:
+                self.face_dropped += 1
+            self.face_frame = (ts, jpeg)
+
+    def add_pcm(self, ts: float, pcm: bytes) -> None:
+        """Append 16 kHz mono PCM16; keep the last ``audio_window_s`` seconds."""
+        if len(pcm) % 2:
+            raise InputError("PCM16 audio chunks must have an even number of bytes", field="audio")
+        limit = int(self.audio_window_s * PCM_RATE * 2)
+        with self._lock:
+            self.audio_pcm.append(pcm)
+            self.audio_pcm_bytes += len(pcm)
+            while self.audio_pcm_bytes - len(self.audio_pcm[0]) >= limit:
+                self.audio_pcm_bytes -= len(self.audio_pcm.popleft())
+            self.audio_new = True
+            self.audio_last_ts = ts
+
+    def add_webm(self, ts: float, chunk: bytes) -> None:
+        """Append a MediaRecorder WebM chunk. The first chunk holds the header and is kept."""
+        with self._lock:
+            if self.audio_webm_header is None:
+                self.audio_webm_header = chunk
+            else:
+                self.audio_webm.append(chunk)
+                # MediaRecorder emits a chunk per timeslice (typically 250-1000 ms).
+                while len(self.audio_webm) > 8:
+                    self.audio_webm.popleft()
+            self.audio_new = True
+            self.audio_last_ts = ts
+
+    def add_motion(self, rows: np.ndarray) -> None:
+        """Append samples (N, 7): t, ax, ay, az, gx, gy, gz (gyro NaN when absent)."""
+        with self._lock:
+            for row in rows:
+                self.motion.append(tuple(float(v) for v in row))  # type: ignore[arg-type]
+            newest = self.motion[-1][0] if self.motion else 0.0
+            while self.motion and self.motion[0][0] < newest - self.motion_window_s:
+                self.motion.popleft()
+            self.motion_new = True
+
+    def take(self) -> tuple[dict[Modality, Any], dict[Modality, float]]:
+        """The inputs of the next analysis and the newest client timestamp of each.
+
+        A face frame is taken once; audio and motion are sliding windows, analysed again
+        only when something new arrived.
+        """
+        inputs: dict[Modality, Any] = {}
+        stamps: dict[Modality, float] = {}
+        with self._lock:
+            if self.face_frame is not None:
+                ts, jpeg = self.face_frame
+                self.face_frame = None
+                inputs["face"] = base64.b64encode(jpeg).decode()
+                stamps["face"] = ts
+            if self.audio_new:
+                self.audio_new = False
+                if self.audio_pcm:
+                    data = pcm16_to_wav(b"".join(self.audio_pcm))
+                else:
+                    data = (self.audio_webm_header or b"") + b"".join(self.audio_webm)
+                inputs["voice"] = base64.b64encode(data).decode()
+                stamps["voice"] = self.audio_last_ts or 0.0
+            if self.motion_new and len(self.motion) >= 2:
+                self.motion_new = False
+                rows = np.array(self.motion, dtype=np.float64)
+                gyro = rows[:, 4:7]
+                inputs["motion"] = MotionRecording(
+                    timestamps=rows[:, 0],
+                    acceleration=rows[:, 1:4],
+                    gyroscope=None if np.isnan(gyro).any() else gyro,
+                )
+                stamps["motion"] = float(rows[-1, 0])
+        return inputs, stamps
+
+
+@dataclass
+class Smoother:
+    """Exponential smoothing of each fused score; ``None`` never overwrites a known value."""
+
+    alpha: float = 0.4
+    values: dict[str, float] = field(default_factory=dict)
+
+    def update(self, name: str, value: float | None) -> float | None:
+        """The smoothed value after ``value`` (or the last one when ``value`` is ``None``)."""
+        if value is None:
+            return self.values.get(name)
+        previous = self.values.get(name)
+        smoothed = value if previous is None else previous + self.alpha * (value - previous)
+        self.values[name] = smoothed
+        return round(smoothed, 4)
+
+
+@dataclass
+class StreamAggregate:
+    """Running means of what a stream's results said, for the one session it stores."""
+
+    results: int = 0
+    sums: dict[str, float] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+    emotions: dict[str, float] = field(default_factory=dict)
+    emotion_frames: int = 0
+    last: dict[str, Any] = field(default_factory=dict)
+
+    def add(self, scores: dict[str, float | None], emotions: dict[str, float] | None) -> None:
+        """Fold one result in."""
+        self.results += 1
+        for name, value in scores.items():
+            if value is not None:
+                self.sums[name] = self.sums.get(name, 0.0) + value
+                self.counts[name] = self.counts.get(name, 0) + 1
+        if emotions:
+            self.emotion_frames += 1
+            for label, p in emotions.items():
+                self.emotions[label] = self.emotions.get(label, 0.0) + p
+
+    def mean(self, name: str) -> float | None:
+        """Mean of one score over the results that had it."""
+        n = self.counts.get(name, 0)
+        return round(self.sums[name] / n, 4) if n else None
+
+    def mean_emotions(self) -> dict[str, float] | None:
+        """Mean expression probabilities over the frames with a face."""
+        if not self.emotion_frames:
+            return None
+        return {k: round(v / self.emotion_frames, 4) for k, v in self.emotions.items()}

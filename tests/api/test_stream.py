@@ -1,0 +1,155 @@
+"""``WS /ws/analyze``: rolling results, backpressure, disconnects, authentication."""
+
+from __future__ import annotations
+
+import struct
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from tests.api.fakes import fake_registry
+from tests.api.test_analyze import count
+from tests.conftest import ADMIN_TOKEN, make_client
+
+HEADER = struct.Struct(">Bd")
+
+
+def frame(kind: int, payload: bytes, ts: float | None = None) -> bytes:
+    return HEADER.pack(kind, ts if ts is not None else time.time() * 1000) + payload
+
+
+def motion_message(start: float, n: int = 50) -> dict:
+    t = start + np.arange(n) / 50
+    return {
+        "type": "motion",
+        "timestamps": t.tolist(),
+        "acceleration": {"x": [0.1] * n, "y": [0.2] * n, "z": (9.8 + 0.3 * np.sin(t)).tolist()},
+    }
+
+
+@pytest.fixture
+def client(settings, clock):
+    with make_client(settings, fake_registry(), clock) as c:
+        yield c
+
+
+def _start(ws, **extra) -> dict:
+    ws.send_json({"type": "start", "token": ADMIN_TOKEN, "interval_ms": 100, **extra})
+    ready = ws.receive_json()
+    assert ready["type"] == "ready", ready
+    return ready
+
+
+def _next_result(ws) -> dict:
+    while True:
+        message = ws.receive_json()
+        if message["type"] == "result":
+            return message
+        assert message["type"] != "error", message
+
+
+def test_stream_gives_rolling_results_and_stores_one_session(client, db_engine) -> None:
+    with client.websocket_connect("/ws/analyze") as ws:
+        ready = _start(ws, user_id="sky")
+        assert ready["stored"] is True
+        ws.send_bytes(frame(1, b"\xff\xd8 jpeg bytes", ts=1000.0))
+        ws.send_bytes(frame(2, np.zeros(8000, np.int16).tobytes(), ts=1000.0))
+        ws.send_json(motion_message(1.0))
+        result = _next_result(ws)
+        for field in ("stress_level", "attention_score", "overall_score", "quality_score"):
+            assert field in result
+        assert result["emotion_analysis"]["dominant_emotion"] == "happy"
+        assert set(result["included"]) <= {"face", "voice", "motion"}
+        ws.send_json({"type": "stop"})
+        while (message := ws.receive_json())["type"] != "stored":
+            assert message["type"] in ("result", "error")
+    assert message["session_id"] == ready["session_id"]
+    stored = client.get(f"/session/{ready['session_id']}").json()
+    assert stored["user_id"] == "sky"
+    assert stored["emotion_analysis"]["dominant_emotion"] == "happy"
+    assert count(db_engine, "sessions") == 1
+
+
+def test_a_flooding_client_keeps_getting_results_and_others_are_unaffected(client) -> None:
+    other_results: list[float] = []
+
+    def calm_client() -> None:
+        with client.websocket_connect("/ws/analyze") as ws:
+            _start(ws)
+            for i in range(5):
+                ws.send_bytes(frame(1, b"\xff\xd8 calm"))
+                started = time.perf_counter()
+                _next_result(ws)
+                other_results.append(time.perf_counter() - started)
+                time.sleep(0.05 * i)
+            ws.send_json({"type": "stop"})
+
+    with client.websocket_connect("/ws/analyze") as ws:
+        _start(ws)
+        thread = threading.Thread(target=calm_client)
+        thread.start()
+        results = []
+        for _ in range(3):
+            for _ in range(100):
+                ws.send_bytes(frame(1, b"\xff\xd8 flood" + bytes(2000)))
+            results.append(_next_result(ws))  # each burst still gets an answer
+        thread.join(timeout=30)
+        ws.send_json({"type": "stop"})
+    assert results[-1]["received"]["face"] == 300
+    assert results[-1]["dropped"]["face"] > 0
+    assert len(other_results) == 5
+    assert max(other_results) < 5.0
+
+
+def test_an_abrupt_disconnect_keeps_what_was_answered(client, db_engine) -> None:
+    with client.websocket_connect("/ws/analyze") as ws:
+        ready = _start(ws, user_id="ray")
+        ws.send_bytes(frame(1, b"\xff\xd8 frame"))
+        _next_result(ws)
+        # leave without "stop"
+    deadline = time.monotonic() + 10
+    url = f"/session/{ready['session_id']}"
+    while client.get(url).status_code == 404 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert client.get(url).json()["user_id"] == "ray"
+
+
+def test_bad_messages_get_errors_without_closing(client) -> None:
+    with client.websocket_connect("/ws/analyze") as ws:
+        _start(ws)
+        ws.send_bytes(b"\x01")
+        assert ws.receive_json()["field"] == "binary"
+        ws.send_bytes(frame(9, b"x"))
+        assert ws.receive_json()["field"] == "binary"
+        ws.send_json({"type": "motion", "timestamps": [1, 2], "acceleration": {"x": [1]}})
+        assert ws.receive_json()["field"] == "motion"
+        ws.send_text("not json")
+        assert ws.receive_json()["field"] == "text"
+        ws.send_bytes(frame(1, b"\xff\xd8 still works"))
+        assert _next_result(ws)["emotion_analysis"] is not None
+        ws.send_json({"type": "stop"})
+
+
+def test_streams_need_a_token(client) -> None:
+    anonymous = {"Authorization": ""}
+    with client.websocket_connect("/ws/analyze", headers=anonymous) as ws:
+        ws.send_json({"type": "start"})
+        error = ws.receive_json()
+    assert error["type"] == "error" and error["code"] == "unauthorized"
+    with client.websocket_connect("/ws/analyze", headers=anonymous) as ws:
+        ws.send_json({"type": "start", "token": "ms_forged"})
+        assert ws.receive_json()["code"] == "unauthorized"
+
+
+def test_consent_off_means_the_stream_ignores_that_modality(client) -> None:
+    client.post("/preferences", json={"user_id": "zed", "face_enabled": False})
+    with client.websocket_connect("/ws/analyze") as ws:
+        _start(ws, user_id="zed")
+        ws.send_bytes(frame(1, b"\xff\xd8 face"))
+        ws.send_json(motion_message(1.0))
+        result = _next_result(ws)
+        assert "face" not in result["modalities"]
+        assert result["emotion_analysis"] is None
+        ws.send_json({"type": "stop"})
