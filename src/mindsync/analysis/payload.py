@@ -29,7 +29,8 @@ def decode_base64(text: str, *, field: str, max_bytes: int) -> tuple[str | None,
     if not isinstance(text, str):
         raise InputError(f"{field} must be a base64 string", field=field)
     mime, body = split_data_url(text.strip())
-    if any(c.isspace() for c in body[:4096]) or "\n" in body:
+    # Line-wrapped (MIME-style) base64 is accepted; ``in`` scans at C speed, a regex does not.
+    if "\n" in body or " " in body or "\r" in body or "\t" in body:
         body = _WHITESPACE.sub("", body)
     if not body:
         raise InputError(f"{field} is empty", field=field)
