@@ -9,9 +9,11 @@ import time
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from mindsync import __version__
@@ -37,6 +39,8 @@ from mindsync.storage.repositories import metrics as metrics_repo
 from mindsync.storage.retention import run_retention_if_due
 
 logger = logging.getLogger(__name__)
+
+WEB_DIR = Path(__file__).resolve().parents[1] / "web"
 
 # Probes and docs would drown the request statistics.
 UNMETERED_ROUTES = frozenset(
@@ -166,6 +170,8 @@ def create_app(
     install_error_handlers(app)
     for module in (analyze, sessions, preferences, users, stream, system, metrics):
         app.include_router(module.router)
+    # The web app: static files only, every script, style and font served from here.
+    app.mount("/app", StaticFiles(directory=WEB_DIR, html=True), name="app")
     return app
 
 

@@ -27,11 +27,21 @@ SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
     (b"referrer-policy", b"no-referrer"),
     (b"cross-origin-opener-policy", b"same-origin"),
     (b"strict-transport-security", b"max-age=31536000; includeSubDomains"),
-    (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
 ]
 # The API answers JSON only; the interactive docs need their scripts and styles.
 API_CSP = b"default-src 'none'; frame-ancestors 'none'"
+API_PERMISSIONS = b"camera=(), microphone=(), geolocation=()"
 DOCS_PATHS = ("/docs", "/redoc")
+# The web app is served from this origin only and may use the sensors it asks consent for.
+APP_PATH = "/app"
+APP_CSP = (
+    b"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    b"media-src 'self' blob: mediastream:; connect-src 'self' ws: wss:; worker-src 'self' blob:; "
+    b"frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+APP_PERMISSIONS = (
+    b"camera=(self), microphone=(self), accelerometer=(self), gyroscope=(self), geolocation=()"
+)
 
 _ESCAPED = re.compile(rb"\\.", re.DOTALL)
 _STRING = re.compile(rb'"[^"]*"')
@@ -129,7 +139,9 @@ class RequestContextMiddleware:
             return
 
         received = 0
-        is_docs = scope.get("path", "").startswith(DOCS_PATHS)
+        path = scope.get("path", "")
+        is_docs = path.startswith(DOCS_PATHS)
+        is_app = path == APP_PATH or path.startswith(APP_PATH + "/")
 
         async def limited_receive() -> Message:
             nonlocal received
@@ -148,9 +160,17 @@ class RequestContextMiddleware:
                 extra = [(b"x-request-id", request_id.encode("latin-1")), *SECURITY_HEADERS]
                 present = {name.lower() for name, _ in message["headers"]}
                 if b"cache-control" not in present:
-                    extra.append((b"cache-control", b"no-store"))
-                if not is_docs:
-                    extra.append((b"content-security-policy", API_CSP))
+                    extra.append((b"cache-control", b"no-cache" if is_app else b"no-store"))
+                if is_app:
+                    extra += [
+                        (b"content-security-policy", APP_CSP),
+                        (b"permissions-policy", APP_PERMISSIONS),
+                    ]
+                elif not is_docs:
+                    extra += [
+                        (b"content-security-policy", API_CSP),
+                        (b"permissions-policy", API_PERMISSIONS),
+                    ]
                 message["headers"] = [*message["headers"], *extra]
             await send(message)
 
