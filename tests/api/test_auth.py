@@ -89,6 +89,13 @@ def test_no_token_is_401_and_a_bad_token_is_401(admin, two_users) -> None:
     assert admin.get("/health", headers=anonymous).status_code == 200
 
 
+def test_me_names_the_token_owner(admin, two_users) -> None:
+    a_id, a, _, _, _ = two_users
+    assert admin.get("/me", headers=a).json() == {"kind": "user", "user_id": a_id, "name": "Alice"}
+    assert admin.get("/me").json()["kind"] == "admin"
+    assert admin.get("/me", headers={"Authorization": ""}).status_code == 401
+
+
 def test_rotation_revokes_the_old_token(admin, two_users) -> None:
     a_id, a, _, _, _ = two_users
     rotated = admin.post(f"/users/{a_id}/tokens", headers=a)

@@ -469,3 +469,11 @@ class TrendsResponse(BaseModel):
     since: UtcDatetime
     until: UtcDatetime
     buckets: list[TrendBucket]
+
+
+class MeResponse(BaseModel):
+    """Who the bearer token belongs to."""
+
+    kind: Literal["admin", "user"]
+    user_id: str | None = None
+    name: str | None = None

@@ -14,6 +14,7 @@ from mindsync.api.errors import Conflict, NotFound, error_responses
 from mindsync.api.schemas import (
     AuditEventRead,
     ErasureResponse,
+    MeResponse,
     MetricRead,
     PreferencesRead,
     SessionRead,
@@ -58,6 +59,24 @@ def create_user(body: UserCreate, db: DbDep, access: AccessDep, clock: ClockDep)
     except IntegrityError:
         raise Conflict(f"user {user_id} already exists", field="user_id") from None
     return UserCreated(user_id=user.id, name=user.name, created_at=now, token=token)
+
+
+@router.get(
+    "/me",
+    response_model=MeResponse,
+    summary="Who the bearer token belongs to",
+    responses=error_responses(401),
+)
+def me(db: DbDep, access: AccessDep) -> MeResponse:
+    """The caller's kind (user or administrator), user id and name."""
+    access.require_authenticated()
+    if access.kind == "admin":
+        return MeResponse(kind="admin")
+    assert access.user_id is not None
+    user = users_repo.get_user(db=db, user_id=access.user_id)
+    return MeResponse(
+        kind="user", user_id=access.user_id, name=user.name if user is not None else None
+    )
 
 
 @router.post(
