@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-runtime
 TEST_STAMP := $(VENV)/.installed-test
 PIP := $(BIN)/python -m pip --disable-pip-version-check
 
-.PHONY: serve test install install-test lint bench lock clean
+.PHONY: serve test install install-test browser lint bench lock clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "MindSync needs Python 3.11 or newer"'
@@ -21,6 +21,19 @@ $(TEST_STAMP): $(STAMP) requirements-test.lock
 	$(PIP) install --quiet -r requirements-test.lock -c requirements.lock
 	@touch $@
 
+# The browser tests drive Debian's Chromium. Installed when we may (root, or sudo without a
+# password); elsewhere those tests skip and say why.
+browser:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing Debian's chromium for the browser tests"; \
+		(apt-get install -y -qq chromium >/dev/null 2>&1 || \
+		 (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)) || \
+		echo "could not install chromium: the browser tests will skip"; \
+	elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then \
+		sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null; \
+	else echo "chromium is not installed and cannot be installed here: browser tests will skip"; fi
+
 install: $(STAMP)
 
 install-test: $(TEST_STAMP)
@@ -30,7 +43,7 @@ serve: $(STAMP)
 	$(BIN)/mindsync serve
 
 ## test: set up, lint, and run the whole test suite
-test: $(TEST_STAMP)
+test: $(TEST_STAMP) browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -53,3 +66,7 @@ lock:
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
+
+## bench: the benchmark harness (writes bench/results/latest.json and latest.md)
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
