@@ -1,0 +1,253 @@
+"""The voice analyser: audio payload -> speech features -> explainable stress estimate."""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from mindsync.analysis.base import Analyzer, ModalityResult
+from mindsync.analysis.errors import InputError, ModelLoadError, PayloadTooLarge
+from mindsync.analysis.payload import decode_base64
+from mindsync.analysis.voice.decode import FIELD, SAMPLE_RATE, DecodedAudio, decode_audio
+from mindsync.analysis.voice.features import SpeechMeasures, measure
+from mindsync.analysis.voice.scoring import Driver, FeatureReference, score_stress
+from mindsync.analysis.voice.vad import FRAME_LEN, speech_mask
+from mindsync.core.config import Settings
+
+logger = logging.getLogger(__name__)
+
+MODEL_DIR = Path(__file__).resolve().parents[2] / "models" / "voice"
+REFERENCE_FILE = "population_reference.json"
+
+MIN_DURATION_SECONDS = 0.5
+SILENCE_PEAK = 1e-4  # -80 dBFS: digital silence or a muted microphone
+MIN_SPEECH_SECONDS = 0.75
+MIN_VOICED_SECONDS = 0.25
+NO_SIGNAL_MAX_QUALITY = 0.2
+# Confidence is capped by how well the reference can stand for this speaker: the shipped
+# population is small and mixes speakers; a personal baseline grows more trusted with use.
+POPULATION_TRUST = 0.6
+
+
+class VoiceQuality(BaseModel):
+    """What the audio quality is made of. ``snr_db`` is ``None`` when no speech was found."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    snr_db: float | None = Field(description="Speech-to-background power ratio, dB.")
+    clipping_fraction: float = Field(ge=0.0, le=1.0, description="Samples at full scale.")
+    speech_fraction: float = Field(ge=0.0, le=1.0, description="Share of the clip with speech.")
+    speech_seconds: float = Field(ge=0.0)
+    duration_seconds: float = Field(ge=0.0)
+
+
+class VoiceResult(ModalityResult):
+    """Derived result of one voice clip; no audio, no transcript, nothing to re-identify."""
+
+    stress_level: float | None = Field(
+        default=None, ge=0.0, le=1.0, description="Vocal arousal/stress, 0-1; null without speech."
+    )
+    reference: Literal["population", "personal"] | None = Field(
+        default=None, description="What the features were compared with."
+    )
+    drivers: list[Driver] = Field(
+        default_factory=list, description="The features that moved the estimate most."
+    )
+    features: dict[str, float] | None = Field(
+        default=None, description="Acoustic features of the speech (see docs/models/voice.md)."
+    )
+    f0_mean_hz: float | None = Field(default=None, ge=0.0)
+    speech_seconds: float = Field(ge=0.0)
+    voiced_seconds: float = Field(ge=0.0)
+    speech_fraction: float = Field(ge=0.0, le=1.0)
+    duration_seconds: float = Field(ge=0.0)
+    audio_quality: VoiceQuality
+    codec: str | None = Field(default=None, description="Decoder that read the clip.")
+
+
+def _ramp(value: float, lo: float, hi: float) -> float:
+    """0 at ``lo``, 1 at ``hi``, linear between."""
+    if hi == lo:
+        return 1.0 if value >= hi else 0.0
+    return min(1.0, max(0.0, (value - lo) / (hi - lo)))
+
+
+def audio_quality(m: SpeechMeasures) -> float:
+    """Combine SNR, clipping, speech amount and speech fraction into one 0-1 quality.
+
+    A geometric mean, so that one bad factor pulls it down without zeroing it alone.
+    """
+    parts = [
+        _ramp(m.snr_db if m.snr_db is not None else -10.0, 5.0, 25.0),
+        1.0 - _ramp(m.clipping_fraction, 0.0, 0.05),
+        _ramp(m.speech_seconds, 0.0, 3.0),
+        _ramp(m.speech_fraction, 0.0, 0.3),
+    ]
+    logs = [math.log(max(p, 0.01)) for p in parts]
+    return round(math.exp(sum(logs) / len(logs)), 4)
+
+
+def reference_trust(reference: FeatureReference) -> float:
+    """How far a reference can be trusted for this speaker, 0-1."""
+    if reference.source == "population":
+        return POPULATION_TRUST
+    return min(0.9, 0.5 + 0.04 * reference.n)
+
+
+class VoiceAnalyzer(Analyzer[DecodedAudio, VoiceResult]):
+    """Decodes ``audio_data``, finds speech, measures it and scores vocal stress.
+
+    Thread-safe: the only shared state is the immutable population reference.
+    """
+
+    modality = "voice"
+
+    def __init__(self, settings: Settings, *, model_dir: Path | None = None) -> None:
+        self._max_bytes = settings.audio_max_bytes
+        self._max_seconds = settings.audio_max_seconds
+        self._model_dir = model_dir or MODEL_DIR
+        self._reference: FeatureReference | None = None
+
+    @property
+    def reference(self) -> FeatureReference:
+        """The population reference; raises :class:`ModelLoadError` before :meth:`load`."""
+        if self._reference is None:
+            raise ModelLoadError("the voice analyser was used before load()")
+        return self._reference
+
+    def load(self) -> None:
+        """Read the shipped population reference (JSON statistics, no weights)."""
+        path = self._model_dir / REFERENCE_FILE
+        try:
+            ref = FeatureReference.load(path)
+        except (OSError, ValueError) as exc:
+            raise ModelLoadError(f"voice reference {path.name} is missing or invalid") from exc
+        if ref.source != "population" or not ref.stats:
+            raise ModelLoadError(f"voice reference {path.name} holds no population statistics")
+        self._reference = ref
+        logger.info("voice population reference: %d recordings, %d features", ref.n, len(ref.stats))
+
+    def warmup(self) -> None:
+        """Run the whole pipeline once on a synthetic vowel (FFT plans, lazy imports)."""
+        t = np.arange(SAMPLE_RATE) / SAMPLE_RATE
+        tone = 0.1 * np.sign(np.sin(2 * np.pi * 120 * t)) * np.hanning(t.size)
+        self.analyze(DecodedAudio(tone.astype(np.float32), "synthetic", "none", SAMPLE_RATE, 1))
+
+    def decode(self, raw: Any) -> DecodedAudio:
+        """Base64 (or a ``data:audio/...;base64,`` URL) or bytes -> 16 kHz mono float32.
+
+        413 past ``audio_max_bytes`` or ``audio_max_seconds``; 415 for formats other than
+        WAV, MP3, OGG, WebM, MP4/AAC and FLAC; 422 for corrupt payloads.
+        """
+        if isinstance(raw, bytes | bytearray):
+            if len(raw) > self._max_bytes:
+                raise PayloadTooLarge(
+                    f"{FIELD} is {len(raw)} bytes; the limit is {self._max_bytes} bytes",
+                    field=FIELD,
+                    limit=self._max_bytes,
+                )
+            data = bytes(raw)
+        elif isinstance(raw, str):
+            _, data = decode_base64(raw, field=FIELD, max_bytes=self._max_bytes)
+        else:
+            raise InputError(f"{FIELD} must be a base64 string", field=FIELD)
+        return decode_audio(data, max_seconds=self._max_seconds)
+
+    def analyze(self, data: DecodedAudio) -> VoiceResult:
+        """Measure the speech in ``data`` and score it against the population reference.
+
+        Returns ``status="no_signal"`` (no estimate, low quality, a reason) for clips that
+        are too short, silent, or hold too little voiced speech (noise, music without voice).
+        """
+        return self.analyze_with(data, self.reference)
+
+    def analyze_with(self, data: DecodedAudio, reference: FeatureReference) -> VoiceResult:
+        """Like :meth:`analyze`, against a given reference (e.g. a user's own baseline)."""
+        x = data.samples
+        duration = data.duration_seconds
+        peak = float(np.abs(x).max()) if x.size else 0.0
+        if peak >= SILENCE_PEAK:
+            vad = speech_mask(x)
+        else:
+            vad = np.zeros(x.shape[0] // FRAME_LEN, dtype=bool)
+        m = measure(x, vad)
+        quality = audio_quality(m)
+        qual = VoiceQuality(
+            snr_db=None if m.snr_db is None else round(m.snr_db, 2),
+            clipping_fraction=round(m.clipping_fraction, 6),
+            speech_fraction=round(m.speech_fraction, 4),
+            speech_seconds=round(m.speech_seconds, 3),
+            duration_seconds=round(duration, 3),
+        )
+        common: dict[str, Any] = {
+            "speech_seconds": qual.speech_seconds,
+            "voiced_seconds": round(m.voiced_seconds, 3),
+            "speech_fraction": qual.speech_fraction,
+            "duration_seconds": qual.duration_seconds,
+            "audio_quality": qual,
+            "codec": data.codec,
+        }
+        reason = self._no_signal_reason(duration, peak, m)
+        if reason is None:
+            estimate = score_stress(m.features, reference)
+            if estimate.level is None:
+                reason = "too few voice features could be measured in this recording"
+        if reason is not None:
+            return VoiceResult(
+                status="no_signal",
+                reason=reason,
+                quality=min(quality, NO_SIGNAL_MAX_QUALITY),
+                confidence=None,
+                features=None,
+                **common,
+            )
+        confidence = quality * estimate.coverage * reference_trust(reference)
+        return VoiceResult(
+            status="ok",
+            quality=quality,
+            confidence=round(min(1.0, confidence), 4),
+            stress_level=round(float(estimate.level), 4),  # type: ignore[arg-type]
+            reference=estimate.reference,
+            drivers=estimate.drivers,
+            features={k: round(v, 4) for k, v in m.features.items()},
+            f0_mean_hz=None if m.f0_mean_hz is None else round(m.f0_mean_hz, 2),
+            **common,
+        )
+
+    @staticmethod
+    def _no_signal_reason(duration: float, peak: float, m: SpeechMeasures) -> str | None:
+        if duration < MIN_DURATION_SECONDS:
+            return (
+                f"the recording is {duration:.2f} s long; at least {MIN_DURATION_SECONDS} s needed"
+            )
+        if peak < SILENCE_PEAK:
+            return "the recording is silent"
+        if m.speech_seconds < MIN_SPEECH_SECONDS:
+            return (
+                f"only {m.speech_seconds:.2f} s of speech was detected; "
+                f"at least {MIN_SPEECH_SECONDS} s is needed"
+            )
+        if m.voiced_seconds < MIN_VOICED_SECONDS:
+            return "no voiced speech was found (noise or unvoiced sound only)"
+        return None
+
+    def describe(self) -> dict[str, Any]:
+        """Analyser name, pipeline and reference facts for ``/health``."""
+        ref = self._reference
+        return {
+            "analyzer": type(self).__name__,
+            "pipeline": "PyAV decode -> WebRTC VAD -> YIN f0 + prosody/voice-quality features",
+            "reference": None
+            if ref is None
+            else {"source": ref.source, "n": ref.n, "features": len(ref.stats)},
+        }
+
+
+def create_analyzer(settings: Settings) -> VoiceAnalyzer:
+    """Construct the voice analyser (cheap; call ``load()`` before use)."""
+    return VoiceAnalyzer(settings)
