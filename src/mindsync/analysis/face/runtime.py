@@ -23,8 +23,9 @@ def new_session(path: Path) -> ort.InferenceSession:
     options.inter_op_num_threads = 1
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.log_severity_level = 3
-    # Near-zero activations after PReLU/ReLU must not fall into slow denormal arithmetic.
-    options.add_session_config_entry("session.set_denormal_as_zero", "1")
+    # Not "session.set_denormal_as_zero": it flips the calling thread's FPU into
+    # flush-to-zero, which leaks into every other computation on the analysis threads, and
+    # it made no measurable difference here (640x480 p50 8.59 vs 8.55 ms).
     try:
         return ort.InferenceSession(
             str(path), sess_options=options, providers=["CPUExecutionProvider"]
