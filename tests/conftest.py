@@ -128,3 +128,13 @@ def make_client(
     app = create_app(settings, registry=registry, clock=clock)
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     return TestClient(app, raise_server_exceptions=False, headers=headers)
+
+
+@pytest.fixture(scope="session")
+def real_registry() -> AnalyzerRegistry:
+    """The shipped analysers, loaded once for the run (as the server loads them)."""
+    from mindsync.analysis.registry import load_analyzers
+
+    registry = load_analyzers(Settings(_env_file=None))
+    assert not registry.unavailable, registry.unavailable
+    return registry

@@ -1,0 +1,99 @@
+"""The whole API on real inputs and the shipped models: a photograph, recorded speech and a
+real smart-watch recording, end to end, and a scan that finds no raw payload stored."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from tests.analysis.motion.conftest import LABELS, _parse_ts
+from tests.api.test_analyze import count
+from tests.conftest import DATA_DIR, make_client
+from tests.payload_scan import find_raw_payloads
+
+
+def b64(path) -> str:
+    return base64.b64encode(path.read_bytes()).decode()
+
+
+def motion_json(label: str) -> dict:
+    recording = next(
+        r
+        for r in _parse_ts(DATA_DIR / "motion" / "BasicMotions_TEST.ts")
+        if r.label == LABELS[label]
+    ).at(50)
+    return {
+        "timestamps": recording.timestamps.tolist(),
+        "acceleration": {k: recording.acceleration[:, i].tolist() for i, k in enumerate("xyz")},
+        "gyroscope": {k: recording.gyroscope[:, i].tolist() for i, k in enumerate("xyz")},
+    }
+
+
+@pytest.fixture
+def client(settings, clock, real_registry):
+    with make_client(settings, real_registry, clock) as c:
+        yield c
+
+
+def test_a_real_bundle_end_to_end(client) -> None:
+    response = client.post(
+        "/analyze",
+        json={
+            "user_id": "real",
+            "face_image": "data:image/png;base64," + b64(DATA_DIR / "face" / "astronaut.png"),
+            "audio_data": b64(DATA_DIR / "voice" / "arctic_a0007.wav"),
+            "motion_data": motion_json("Walking"),
+            "duration_seconds": 10,
+        },
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["emotion_analysis"]["dominant_emotion"] == "happy"
+    assert set(body["emotion_analysis"]["emotions"]) == {
+        "angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"
+    }  # fmt: skip
+    assert body["modalities_used"] == ["face", "voice", "motion"]
+    assert body["modalities"]["motion"]["activity"] == LABELS["Walking"]
+    assert body["modalities"]["voice"]["stress_level"] is not None
+    assert body["modalities"]["face"]["facing_screen"] is True
+    for score in ("stress_level", "attention_score", "overall_score", "quality_score"):
+        assert 0 <= body[score] <= 1
+    assert body["assessment"]["stress"]["modalities"] == ["face", "voice"]
+    assert body["baseline"]["status"] == "calibrating"
+
+
+def test_a_photo_without_a_face_and_silence_are_results_not_errors(client) -> None:
+    silence = (DATA_DIR / "voice" / "arctic_a0007.wav").read_bytes()[:44] + bytes(32000)
+    response = client.post(
+        "/analyze",
+        json={
+            "user_id": "real",
+            "face_image": b64(DATA_DIR / "face" / "coffee.png"),
+            "audio_data": base64.b64encode(silence).decode(),
+        },
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["emotion_analysis"] is None
+    assert body["stress_level"] is None
+    assert {s["modality"] for s in body["modalities_skipped"]} == {"face", "voice"}
+    assert body["quality_score"] < 0.2
+
+
+def test_no_raw_payload_is_stored_after_a_batch_of_real_analyses(client, db_engine) -> None:
+    faces = ["astronaut.png", "grace_hopper.jpg", "coffee.png"]
+    voices = ["arctic_a0007.wav", "librivox_0890.wav", "amfm_sample.wav"]
+    for i, (face, voice) in enumerate(zip(faces, voices, strict=True)):
+        response = client.post(
+            "/analyze",
+            json={
+                "user_id": f"scan-{i % 2}",
+                "face_image": b64(DATA_DIR / "face" / face),
+                "audio_data": b64(DATA_DIR / "voice" / voice),
+                "motion_data": motion_json(["Standing", "Walking", "Running"][i]),
+            },
+        )
+        assert response.status_code == 200, response.text
+    assert count(db_engine, "sessions") == 3
+    assert find_raw_payloads(db_engine) == []
