@@ -10,7 +10,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-
 revision: str = "b88aa4abb8d3"
 down_revision: str | None = "cb6f6f3d3fb2"
 branch_labels: str | Sequence[str] | None = None
