@@ -97,3 +97,23 @@ def test_no_raw_payload_is_stored_after_a_batch_of_real_analyses(client, db_engi
         assert response.status_code == 200, response.text
     assert count(db_engine, "sessions") == 3
     assert find_raw_payloads(db_engine) == []
+
+
+def test_after_calibration_the_voice_is_scored_against_the_users_own_speech(client) -> None:
+    clips = ["arctic_a0007.wav", "librivox_0890.wav", "praatio_bobby_48k.wav", "amfm_sample.wav"]
+    bodies = []
+    for i in range(6):
+        clip = DATA_DIR / "voice" / clips[i % len(clips)]
+        response = client.post("/analyze", json={"user_id": "speaker", "audio_data": b64(clip)})
+        assert response.status_code == 200, response.text
+        bodies.append(response.json())
+    assert all(b["modalities"]["voice"]["reference"] == "population" for b in bodies[:5])
+    last = bodies[5]
+    voice = last["modalities"]["voice"]
+    assert last["baseline"]["status"] == "personal"
+    assert voice["reference"] == "personal"
+    # The same clip as the second session: its population score is the one seen then.
+    population = bodies[1]["modalities"]["voice"]["stress_level"]
+    assert last["baseline"]["voice_population_stress"] == pytest.approx(population)
+    assert voice["stress_level"] != last["baseline"]["voice_population_stress"]
+    assert voice["drivers"] and all("z" in d for d in voice["drivers"])

@@ -18,6 +18,8 @@ from mindsync.analysis.fusion import (
     baseline_signals,
     compare_to_baseline,
     fuse,
+    personal_voice_reference,
+    personalize_voice,
     update_baseline,
 )
 from mindsync.analysis.fusion.recommendations import recommend
@@ -167,12 +169,19 @@ async def analyze(
         inputs[modality] = motion_recording(value) if modality == "motion" else value
 
     results = await orchestrator.run(inputs) if inputs else {}
+    population_voice = None
+    if baselines and "voice" in results:
+        reference = personal_voice_reference(baselines, min_sessions=min_sessions)
+        if reference is not None:
+            results["voice"], population_voice = personalize_voice(results["voice"], reference)
     assessment = fuse(results)
     personal = (
         compare_to_baseline(assessment, baselines, min_sessions=min_sessions)
         if baselines is not None
         else None
     )
+    if personal is not None and population_voice is not None:
+        personal.voice_population_stress = population_voice
     advice = recommend(rules, assessment, results, personal)
     response = AnalysisResponse(
         session_id=str(request.session_id or uuid.uuid4()),

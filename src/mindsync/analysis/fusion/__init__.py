@@ -8,6 +8,8 @@ from mindsync.analysis.fusion.baseline import (
     PersonalComparison,
     baseline_signals,
     compare_to_baseline,
+    personal_voice_reference,
+    personalize_voice,
     update_baseline,
 )
 from mindsync.analysis.fusion.recommendations import Recommendation, RuleSet, load_rules
@@ -24,5 +26,7 @@ __all__ = [
     "compare_to_baseline",
     "fuse",
     "load_rules",
+    "personal_voice_reference",
+    "personalize_voice",
     "update_baseline",
 ]

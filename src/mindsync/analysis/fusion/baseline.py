@@ -13,6 +13,8 @@ from pydantic import BaseModel, Field
 
 from mindsync.analysis.base import Modality, ModalityResult
 from mindsync.analysis.fusion.scores import Assessment
+from mindsync.analysis.voice.analyzer import reference_trust
+from mindsync.analysis.voice.scoring import FeatureReference, FeatureStats, score_stress
 
 #: Equal weights for the first sessions, then exponential forgetting over about this many.
 BASELINE_WINDOW = 20
@@ -100,6 +102,61 @@ class PersonalComparison(BaseModel):
     message: str
     stress: PersonalScore | None = None
     attention: PersonalScore | None = None
+    voice_population_stress: float | None = Field(
+        default=None,
+        description="The voice's stress against the population reference, when the voice "
+        "was scored against the user's own (modalities.voice.reference is then 'personal').",
+    )
+
+
+VOICE_PREFIX = "voice."
+
+
+def personal_voice_reference(
+    baselines: Mapping[str, BaselineStats], *, min_sessions: int
+) -> FeatureReference | None:
+    """The user's own reference for the voice features, once enough voice sessions exist."""
+    stats = {
+        name.removeprefix(VOICE_PREFIX): FeatureStats(mean=b.mean, sd=b.sd)
+        for name, b in baselines.items()
+        if name.startswith(VOICE_PREFIX) and b.n >= min_sessions and b.sd > 0
+    }
+    if not stats:
+        return None
+    n = min(b.n for name, b in baselines.items() if name.startswith(VOICE_PREFIX))
+    return FeatureReference(
+        source="personal",
+        n=max(n, 1),
+        stats=stats,
+        description="rolling statistics of this user's own stored sessions",
+    )
+
+
+def personalize_voice(
+    result: ModalityResult, reference: FeatureReference
+) -> tuple[ModalityResult, float | None]:
+    """The voice result re-scored against the user's own reference, and the population level.
+
+    Unchanged when the voice had no speech or the reference covers none of its features.
+    """
+    features = getattr(result, "features", None)
+    if result.status != "ok" or not features:
+        return result, None
+    estimate = score_stress(features, reference)
+    if estimate.level is None:
+        return result, None
+    population = getattr(result, "stress_level", None)
+    personal = result.model_copy(
+        update={
+            "stress_level": estimate.level,
+            "reference": "personal",
+            "drivers": estimate.drivers,
+            "confidence": round(
+                min(1.0, result.quality * estimate.coverage * reference_trust(reference)), 4
+            ),
+        }
+    )
+    return personal, population
 
 
 def _personal(value: float | None, stats: BaselineStats | None) -> PersonalScore | None:
