@@ -112,6 +112,8 @@ def test_only_the_administrator_creates_users_and_reads_stats(admin, two_users) 
     assert admin.get("/stats").status_code == 200
     assert admin.post("/users", json={"name": "Dup", "user_id": "dup"}).status_code == 201
     assert admin.post("/users", json={"name": "Dup", "user_id": "dup"}).status_code == 409
+    nul = admin.post("/users", json={"name": "bad\u0000name"})
+    assert nul.status_code == 422 and nul.json()["error"]["field"] == "name"
 
 
 def test_tokens_are_stored_only_as_hashes(admin, db_engine) -> None:

@@ -33,7 +33,7 @@ def test_no_table_holds_a_raw_payload_after_a_batch(settings, clock, db_engine) 
 def test_the_scan_itself_finds_a_planted_payload(db_engine) -> None:
     import sqlalchemy as sa
 
-    planted = base64.b64encode(os.urandom(200)).decode()
+    planted = base64.b64encode(os.urandom(111)).decode()  # 148 characters: fits VARCHAR(200)
     with db_engine.begin() as connection:
         connection.execute(
             sa.text(

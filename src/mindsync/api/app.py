@@ -23,6 +23,7 @@ from mindsync.analysis.registry import AnalyzerRegistry, load_analyzers
 from mindsync.api import metrics
 from mindsync.api.errors import install_error_handlers
 from mindsync.api.middleware import RequestContextMiddleware
+from mindsync.api.pending import PendingWork
 from mindsync.api.ratelimit import (
     MemoryRateLimiter,
     RateLimiter,
@@ -99,6 +100,7 @@ def create_app(
             max_workers=settings.analysis_threads, thread_name_prefix="analysis"
         )
         app.state.orchestrator = Orchestrator(app.state.registry, executor)
+        app.state.pending_stores = PendingWork()
         retention = asyncio.create_task(_retention_loop(app), name="retention")
         logger.info("MindSync %s ready (%s)", __version__, engine.dialect.name)
         try:
@@ -107,6 +109,8 @@ def create_app(
             retention.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await retention
+            # Streams that ended as the server stops still store what they answered.
+            await run_in_threadpool(app.state.pending_stores.wait, 10.0)
             executor.shutdown(wait=True, cancel_futures=True)
             engine.dispose()
             await app.state.rate_limiter.close()

@@ -370,7 +370,12 @@ class UserCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200, description="Display name.")
+    name: str = Field(
+        min_length=1,
+        max_length=200,
+        pattern=r"^[^\x00-\x1f\x7f]+$",
+        description="Display name (no control characters).",
+    )
     user_id: UserId | None = Field(default=None, description="Chosen id; random when omitted.")
 
 

@@ -41,6 +41,7 @@ from mindsync.analysis.stream import Smoother, StreamAggregate, StreamBuffers
 from mindsync.api import services
 from mindsync.api.deps import Access, authenticate
 from mindsync.api.errors import ApiError
+from mindsync.api.pending import PendingWork
 from mindsync.api.schemas import AnalysisResponse, AssessmentRead, SkippedModality
 
 logger = logging.getLogger(__name__)
@@ -332,9 +333,14 @@ async def analyze_stream(websocket: WebSocket) -> None:
         with contextlib.suppress(Exception):
             await ticker
         stored = False
+        # Shielded, and known to the app: neither a cancelled connection nor a shutdown may
+        # lose what was already answered (the lifespan waits for pending stores).
+        pending: PendingWork = websocket.app.state.pending_stores
+        store = asyncio.ensure_future(run_in_threadpool(pending.run, session.store))
         try:
-            # Shielded: a cancelled connection task must not lose what was already answered.
-            stored = await asyncio.shield(run_in_threadpool(session.store))
+            stored = await asyncio.shield(store)
+        except asyncio.CancelledError:
+            raise
         except Exception:
             logger.exception("storing the stream's session failed")
         if clean:
