@@ -22,6 +22,7 @@ from mindsync.analysis.orchestrator import Orchestrator
 from mindsync.analysis.registry import AnalyzerRegistry, load_analyzers
 from mindsync.api import metrics
 from mindsync.api.errors import install_error_handlers
+from mindsync.api.metric_buffer import MetricBuffer, PendingRequest
 from mindsync.api.middleware import RequestContextMiddleware
 from mindsync.api.pending import PendingWork
 from mindsync.api.ratelimit import (
@@ -36,11 +37,11 @@ from mindsync.core.config import Settings, load_settings
 from mindsync.core.logging import configure_logging
 from mindsync.storage import migrate
 from mindsync.storage.engine import create_db_engine, create_session_factory
-from mindsync.storage.repositories import metrics as metrics_repo
 from mindsync.storage.retention import run_retention_if_due
 
 logger = logging.getLogger(__name__)
 
+METRICS_FLUSH_SECONDS = 1.0
 WEB_DIR = Path(__file__).resolve().parents[1] / "web"
 
 # Probes and docs would drown the request statistics.
@@ -57,6 +58,15 @@ wellness score with its data quality.
 Outputs are estimates of expressed signals, not diagnoses. Only derived results are stored;
 raw images, audio and motion samples never are.
 """
+
+
+async def _flush_loop(app: FastAPI) -> None:
+    while True:
+        await asyncio.sleep(METRICS_FLUSH_SECONDS)
+        try:
+            await run_in_threadpool(app.state.metric_buffer.flush, app.state.session_factory)
+        except Exception:
+            logger.exception("writing request metrics failed; will retry")
 
 
 async def _retention_loop(app: FastAPI) -> None:
@@ -94,6 +104,14 @@ def create_app(
             await run_in_threadpool(migrate.upgrade, engine)
         app.state.engine = engine
         app.state.session_factory = create_session_factory(engine)
+        # SQLite: reads on the hot path get their own engine with deferred transactions, so
+        # they never queue behind the single writer. PostgreSQL needs no such split.
+        read_engine = (
+            create_db_engine(settings.database_url, read_only=True)
+            if engine.dialect.name == "sqlite"
+            else engine
+        )
+        app.state.read_factory = create_session_factory(read_engine)
         app.state.registry = registry or await run_in_threadpool(load_analyzers, settings)
         app.state.rules = load_rules()
         executor = ThreadPoolExecutor(
@@ -102,17 +120,22 @@ def create_app(
         app.state.orchestrator = Orchestrator(app.state.registry, executor)
         app.state.pending_stores = PendingWork()
         retention = asyncio.create_task(_retention_loop(app), name="retention")
+        flusher = asyncio.create_task(_flush_loop(app), name="metrics-flush")
         logger.info("MindSync %s ready (%s)", __version__, engine.dialect.name)
         try:
             yield
         finally:
-            retention.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await retention
+            for task in (retention, flusher):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             # Streams that ended as the server stops still store what they answered.
             await run_in_threadpool(app.state.pending_stores.wait, 10.0)
+            with contextlib.suppress(Exception):
+                await run_in_threadpool(app.state.metric_buffer.flush, app.state.session_factory)
             executor.shutdown(wait=True, cancel_futures=True)
             engine.dispose()
+            read_engine.dispose()
             await app.state.rate_limiter.close()
 
     app = FastAPI(
@@ -132,24 +155,12 @@ def create_app(
     app.state.rate_limiter = limiter
     app.state.started_monotonic = time.monotonic()
 
+    app.state.metric_buffer = MetricBuffer()
+
     async def record_metric(method: str, route: str, status: int, duration_ms: float) -> None:
-        factory = getattr(app.state, "session_factory", None)
-        if factory is None:
-            return
-
-        def write() -> None:
-            with factory() as db:
-                metrics_repo.record_request(
-                    db=db,
-                    method=method,
-                    route=route,
-                    status_code=status,
-                    duration_ms=duration_ms,
-                    now=app.state.clock(),
-                )
-                db.commit()
-
-        await run_in_threadpool(write)
+        app.state.metric_buffer.add(
+            PendingRequest(method, route, status, duration_ms, app.state.clock())
+        )
 
     if settings.rate_limit_per_minute > 0:
         app.add_middleware(

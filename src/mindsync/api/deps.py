@@ -34,6 +34,12 @@ def get_session_factory(request: Request) -> sessionmaker[Session]:
     return factory
 
 
+def get_read_factory(request: Request) -> sessionmaker[Session]:
+    """The app's session factory for work that only reads."""
+    factory: sessionmaker[Session] = request.app.state.read_factory
+    return factory
+
+
 def get_db(request: Request) -> Iterator[Session]:
     """A database session for one request, closed afterwards; routes commit explicitly."""
     with request.app.state.session_factory() as session:
@@ -181,7 +187,7 @@ def authenticate(app: Any, token: str | None, header: str | None = None) -> Acce
         token.encode("utf-8"), admin.get_secret_value().encode("utf-8")
     ):
         return Access(kind="admin")
-    with app.state.session_factory() as db:
+    with app.state.read_factory() as db:
         user_id = tokens_repo.resolve_token(db=db, token=token)
     if user_id is None:
         raise Unauthorized("the bearer token is unknown or revoked", field="Authorization")
@@ -196,6 +202,7 @@ def get_access(request: Request) -> Access:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 DbDep = Annotated[Session, Depends(get_db)]
 SessionFactoryDep = Annotated[sessionmaker[Session], Depends(get_session_factory)]
+ReadFactoryDep = Annotated[sessionmaker[Session], Depends(get_read_factory)]
 RegistryDep = Annotated[AnalyzerRegistry, Depends(get_registry)]
 OrchestratorDep = Annotated[Orchestrator, Depends(get_orchestrator)]
 ClockDep = Annotated[Clock, Depends(get_clock)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -98,6 +99,38 @@ def motion_recording(data: Any) -> MotionRecording:
     return MotionRecording(timestamps=t, acceleration=acc, gyroscope=gyro)
 
 
+@dataclass(frozen=True)
+class AnalysisContext:
+    """What ``/analyze`` needs to know before analysing, read in one transaction."""
+
+    prefs: PreferencesRead | None
+    baselines: dict[str, BaselineStats] | None
+    existing: SessionRecord | None
+
+
+def load_context(
+    factory: sessionmaker[Session],
+    *,
+    user_id: str | None,
+    session_id: str | None,
+    settings: Settings,
+) -> AnalysisContext:
+    """The user's preferences and baselines, and the session ``session_id`` if it exists."""
+    with factory() as db:
+        prefs = baselines = None
+        if user_id is not None:
+            stored = prefs_repo.get_preferences(db=db, user_id=user_id)
+            prefs = effective_preferences(stored, user_id=user_id, settings=settings)
+            baselines = {
+                k: BaselineStats(n=n, mean=mean, var=var)
+                for k, (n, mean, var) in baselines_repo.get_baselines(
+                    db=db, user_id=user_id
+                ).items()
+            }
+        existing = sessions_repo.get_session(db=db, session_id=session_id) if session_id else None
+    return AnalysisContext(prefs=prefs, baselines=baselines, existing=existing)
+
+
 def load_preferences(
     factory: sessionmaker[Session], *, user_id: str | None, settings: Settings
 ) -> PreferencesRead | None:
@@ -107,23 +140,6 @@ def load_preferences(
     with factory() as db:
         stored = prefs_repo.get_preferences(db=db, user_id=user_id)
         return effective_preferences(stored, user_id=user_id, settings=settings)
-
-
-def find_session(factory: sessionmaker[Session], session_id: str) -> SessionRecord | None:
-    """The stored session with this id, or ``None``."""
-    with factory() as db:
-        return sessions_repo.get_session(db=db, session_id=session_id)
-
-
-def load_baselines(
-    factory: sessionmaker[Session], *, user_id: str | None
-) -> dict[str, BaselineStats]:
-    """The user's personal baselines (empty for anonymous requests)."""
-    if user_id is None:
-        return {}
-    with factory() as db:
-        stored = baselines_repo.get_baselines(db=db, user_id=user_id)
-    return {k: BaselineStats(n=n, mean=mean, var=var) for k, (n, mean, var) in stored.items()}
 
 
 def _fold(previous: tuple[int, float, float] | None, value: float) -> tuple[int, float, float]:

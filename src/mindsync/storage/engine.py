@@ -18,8 +18,8 @@ def _prepare_sqlite_path(url: str) -> None:
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
 
 
-def _configure_sqlite(engine: Engine) -> None:
-    """WAL, a busy timeout, foreign keys, and BEGIN IMMEDIATE so writers never deadlock."""
+def _configure_sqlite(engine: Engine, *, immediate: bool) -> None:
+    """WAL, a busy timeout, foreign keys, and (for writers) BEGIN IMMEDIATE."""
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -36,18 +36,24 @@ def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         # A deferred BEGIN upgrades to a write lock mid-transaction and fails with
-        # "database is locked" under concurrency; IMMEDIATE takes it up front.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # "database is locked" under concurrency; IMMEDIATE takes it up front. Read-only
+        # engines keep the deferred BEGIN: WAL readers never wait for the writer.
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
-def create_db_engine(url: str, *, pool_size: int = 5, echo: bool = False) -> Engine:
-    """An engine for ``url`` with the pragmas or pool settings that its backend needs."""
+def create_db_engine(
+    url: str, *, pool_size: int = 5, echo: bool = False, read_only: bool = False
+) -> Engine:
+    """An engine for ``url`` with the pragmas or pool settings that its backend needs.
+
+    ``read_only`` engines (SQLite) begin deferred transactions, for work that never writes.
+    """
     if url.startswith("sqlite"):
         _prepare_sqlite_path(url)
         engine = create_engine(
             url, echo=echo, connect_args={"check_same_thread": False, "timeout": 5}
         )
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, immediate=not read_only)
         return engine
     return create_engine(
         url,

@@ -12,6 +12,7 @@ from mindsync.api.deps import (
     AccessDep,
     ClockDep,
     OrchestratorDep,
+    ReadFactoryDep,
     RulesDep,
     SessionFactoryDep,
     SettingsDep,
@@ -34,6 +35,7 @@ async def analyze(
     access: AccessDep,
     orchestrator: OrchestratorDep,
     factory: SessionFactoryDep,
+    read_factory: ReadFactoryDep,
     settings: SettingsDep,
     clock: ClockDep,
     rules: RulesDep,
@@ -52,21 +54,19 @@ async def analyze(
     now = clock()
     user_id, may_store = access.analysis_subject(body.user_id)
     body.user_id = user_id
-    prefs = await run_in_threadpool(
-        services.load_preferences, factory, user_id=user_id, settings=settings
+    context = await run_in_threadpool(
+        services.load_context,
+        read_factory,
+        user_id=user_id,
+        session_id=str(body.session_id) if body.session_id is not None else None,
+        settings=settings,
     )
-    if body.session_id is not None:
-        existing = await run_in_threadpool(services.find_session, factory, str(body.session_id))
-        if existing is not None:
-            if may_store and existing.user_id == user_id:
-                # A retry of a request whose answer was lost: the stored result, not a duplicate.
-                return SessionRead.from_record(existing)
-            raise Conflict(f"session {body.session_id} already exists", field="session_id")
-    baselines = (
-        await run_in_threadpool(services.load_baselines, factory, user_id=user_id)
-        if user_id is not None
-        else None
-    )
+    prefs, baselines, existing = context.prefs, context.baselines, context.existing
+    if existing is not None:
+        if may_store and existing.user_id == user_id:
+            # A retry of a request whose answer was lost: the stored result, not a duplicate.
+            return SessionRead.from_record(existing)
+        raise Conflict(f"session {body.session_id} already exists", field="session_id")
     response, results, signals = await services.analyze(
         request=body,
         prefs=prefs,

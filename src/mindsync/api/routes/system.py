@@ -99,6 +99,7 @@ def stats(
 
     Administrator only: the figures are about the whole service."""
     access.require_admin()
+    request.app.state.metric_buffer.flush(request.app.state.session_factory)
     since = clock() - timedelta(hours=window_hours) if window_hours is not None else None
     total, client_errors, server_errors = metrics_repo.request_counts(db=db, since=since)
     latencies = metrics_repo.modality_latencies(db=db, since=since)
