@@ -128,14 +128,30 @@ class RequestContextMiddleware:
         request_id = given if _CLIENT_REQUEST_ID.match(given) else uuid.uuid4().hex
         token = request_id_var.set(request_id)
         started = time.perf_counter()
-        status_holder = {"status": 500, "started": False}
-
-        declared = headers.get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
-            await self._send_too_large(send, request_id)
-            status_holder["status"] = 413
+        status_holder: dict[str, Any] = {"status": 500, "started": False}
+        try:
+            await self._handle(scope, receive, send, headers, request_id, status_holder)
+        finally:
             await self._finish(scope, status_holder, started)
             request_id_var.reset(token)
+
+    async def _handle(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        headers: dict[bytes, bytes],
+        request_id: str,
+        status_holder: dict[str, Any],
+    ) -> None:
+        async def reject(status: int, code: str, message: str) -> None:
+            status_holder["status"] = status
+            await self._send_error(send, request_id, status, code, message)
+
+        too_large = f"request body is larger than the limit of {self.max_body_bytes} bytes"
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+            await reject(413, "payload_too_large", too_large)
             return
 
         received = 0
@@ -180,28 +196,14 @@ class RequestContextMiddleware:
             try:
                 body = await _read_body(limited_receive)
             except _BodyTooLarge:
-                await self._send_error(
-                    send,
-                    request_id,
-                    413,
-                    "payload_too_large",
-                    f"request body is larger than the limit of {self.max_body_bytes} bytes",
-                )
-                status_holder["status"] = 413
-                await self._finish(scope, status_holder, started)
-                request_id_var.reset(token)
+                await reject(413, "payload_too_large", too_large)
                 return
             if json_depth(body) > self.max_json_depth:
-                await self._send_error(
-                    send,
-                    request_id,
+                await reject(
                     422,
                     "json_too_deep",
                     f"request body nests deeper than the limit of {self.max_json_depth} levels",
                 )
-                status_holder["status"] = 422
-                await self._finish(scope, status_holder, started)
-                request_id_var.reset(token)
                 return
             app_receive = _replay(body)
 
@@ -209,20 +211,8 @@ class RequestContextMiddleware:
             await self.app(scope, app_receive, tracking_send)
         except _BodyTooLarge:
             if not status_holder["started"]:
-                await self._send_too_large(send, request_id)
+                await reject(413, "payload_too_large", too_large)
             status_holder["status"] = 413
-        finally:
-            await self._finish(scope, status_holder, started)
-            request_id_var.reset(token)
-
-    async def _send_too_large(self, send: Send, request_id: str) -> None:
-        await self._send_error(
-            send,
-            request_id,
-            413,
-            "payload_too_large",
-            f"request body is larger than the limit of {self.max_body_bytes} bytes",
-        )
 
     async def _send_error(
         self, send: Send, request_id: str, status: int, code: str, message: str
