@@ -287,7 +287,7 @@ def _decode_container(
             raise InputError(
                 f"{FIELD} is corrupt or truncated ({fmt}): it could not be decoded", field=FIELD
             ) from None
-        logger.warning("audio payload ended with a decoding error after %.2f s", in_seconds)
+        logger.warning("audio ended with a decoding error after %.2f s", in_seconds)
     segments: list[tuple[int, list[np.ndarray]]] = []
     for (frame_rate, fmt_name, planar, n_channels), arrays in runs:
         mono = _mono(arrays, fmt_name, planar, n_channels)
