@@ -153,3 +153,29 @@ def test_consent_off_means_the_stream_ignores_that_modality(client) -> None:
         assert "face" not in result["modalities"]
         assert result["emotion_analysis"] is None
         ws.send_json({"type": "stop"})
+
+
+def test_mediarecorder_webm_chunks_are_decoded_as_a_sliding_window(
+    settings, clock, real_registry
+) -> None:
+    """Real speech as streamed WebM/Opus, cut into chunks at cluster boundaries the way
+    MediaRecorder emits them; only the first chunk carries the header."""
+    from tests.analysis.voice.voice_audio import encode, load
+
+    speech = load("librivox_0890.wav")
+    webm = encode(np.tile(speech, 2)[: 16_000 * 8], "webm_opus_live")
+    cluster = bytes.fromhex("1F43B675")
+    starts = [i for i in range(len(webm)) if webm.startswith(cluster, i)]
+    bounds = [0, *starts[1:], len(webm)]
+    chunks = [webm[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
+    assert len(chunks) >= 4
+    with make_client(settings, real_registry, clock) as c, c.websocket_connect("/ws/analyze") as ws:
+        _start(ws)
+        voices = []
+        for chunk in chunks:
+            ws.send_bytes(frame(3, chunk))
+            voices.append(_next_result(ws)["modalities"]["voice"])
+        ws.send_json({"type": "stop"})
+    assert voices[-1]["status"] == "ok", voices[-1]["reason"]
+    assert voices[-1]["stress_level"] is not None
+    assert voices[-1]["codec"] is not None
