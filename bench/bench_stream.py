@@ -27,9 +27,8 @@ import websockets
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
-from run import Server, face_jpeg, percentiles  # noqa: E402
-
 import httpx2 as httpx  # noqa: E402
+from run import Server, face_jpeg, percentiles  # noqa: E402
 
 HEADER = struct.Struct(">Bd")
 
