@@ -13,6 +13,12 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.docs import (
+    get_redoc_html,
+    get_swagger_ui_html,
+    get_swagger_ui_oauth2_redirect_html,
+)
+from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
@@ -43,6 +49,7 @@ logger = logging.getLogger(__name__)
 
 METRICS_FLUSH_SECONDS = 1.0
 WEB_DIR = Path(__file__).resolve().parents[1] / "web"
+DOCS_ASSETS_DIR = Path(__file__).resolve().parents[1] / "docs_assets"
 
 # Probes and docs would drown the request statistics.
 UNMETERED_ROUTES = frozenset(
@@ -144,6 +151,8 @@ def create_app(
         description=DESCRIPTION,
         lifespan=lifespan,
         license_info={"name": "Apache-2.0", "identifier": "Apache-2.0"},
+        docs_url=None,  # served below from vendored assets: no CDN, works offline
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.clock = clock
@@ -187,7 +196,38 @@ def create_app(
         app.include_router(module.router)
     # The web app: static files only, every script, style and font served from here.
     app.mount("/app", StaticFiles(directory=WEB_DIR, html=True), name="app")
+    _install_offline_docs(app)
     return app
+
+
+def _install_offline_docs(app: FastAPI) -> None:
+    """Swagger UI at /docs and ReDoc at /redoc, with their scripts served by this app."""
+    app.mount("/docs/assets", StaticFiles(directory=DOCS_ASSETS_DIR), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="MindSync API",
+            swagger_js_url="/docs/assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs/assets/swagger-ui.css",
+            swagger_favicon_url="/app/favicon.svg",
+            oauth2_redirect_url="/docs/oauth2-redirect",
+        )
+
+    @app.get("/docs/oauth2-redirect", include_in_schema=False)
+    def swagger_ui_redirect() -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
+
+    @app.get("/redoc", include_in_schema=False)
+    def redoc() -> HTMLResponse:
+        return get_redoc_html(
+            openapi_url="/openapi.json",
+            title="MindSync API",
+            redoc_js_url="/docs/assets/redoc.standalone.js",
+            redoc_favicon_url="/app/favicon.svg",
+            with_google_fonts=False,
+        )
 
 
 def _module_app() -> FastAPI:
