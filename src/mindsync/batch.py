@@ -21,7 +21,7 @@ import numpy as np
 
 from mindsync.analysis.base import Modality, ModalityResult
 from mindsync.analysis.errors import AnalysisError, InputError
-from mindsync.analysis.fusion import fuse, load_rules
+from mindsync.analysis.fusion import RuleSet, fuse, load_rules
 from mindsync.analysis.fusion.recommendations import recommend
 from mindsync.analysis.motion.recording import MotionRecording
 from mindsync.analysis.orchestrator import analyze_one
@@ -116,7 +116,7 @@ def bundles_in(folder: Path) -> list[Bundle]:
     return list(found.values())
 
 
-def analyze_bundle(registry: AnalyzerRegistry, bundle: Bundle) -> BundleResult:
+def analyze_bundle(registry: AnalyzerRegistry, bundle: Bundle, rules: RuleSet) -> BundleResult:
     """Analyse one bundle with the loaded analysers; an unreadable file becomes an error row."""
     try:
         inputs: dict[Modality, Any] = {}
@@ -132,7 +132,7 @@ def analyze_bundle(registry: AnalyzerRegistry, bundle: Bundle) -> BundleResult:
     except (AnalysisError, OSError) as exc:
         return BundleResult(name=bundle.name, error=getattr(exc, "message", str(exc)))
     assessment = fuse(results)
-    advice = recommend(load_rules(), assessment, results)
+    advice = recommend(rules, assessment, results)
     emotion = assessment.emotion_analysis or {}
     row = {
         "bundle": bundle.name,
@@ -175,9 +175,10 @@ def run(
 ) -> list[BundleResult]:
     """Analyse every bundle in order, reporting progress."""
     items = list(bundles)
+    rules = load_rules()
     out = []
     for i, bundle in enumerate(items, start=1):
-        out.append(analyze_bundle(registry, bundle))
+        out.append(analyze_bundle(registry, bundle, rules))
         on_progress(i, len(items))
     return out
 

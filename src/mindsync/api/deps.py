@@ -20,6 +20,7 @@ from mindsync.core.logging import request_id_var
 from mindsync.storage.models import SessionRecord
 from mindsync.storage.repositories import audit as audit_repo
 from mindsync.storage.repositories import tokens as tokens_repo
+from mindsync.storage.repositories import users as users_repo
 
 
 def get_settings(request: Request) -> Settings:
@@ -72,6 +73,12 @@ def get_clock(request: Request) -> Clock:
 
 def _not_found(user_id: str) -> NotFound:
     return NotFound(f"user {user_id} not found", field="user_id")
+
+
+def require_known_user(db: Session, user_id: str) -> None:
+    """Raise 404 unless the store holds the user, their preferences or their sessions."""
+    if not users_repo.user_known(db=db, user_id=user_id):
+        raise _not_found(user_id)
 
 
 @dataclass(frozen=True)

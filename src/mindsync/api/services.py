@@ -52,6 +52,22 @@ MODALITY_FIELDS: dict[Modality, tuple[str, str]] = {
 MAX_FUTURE_SKEW = timedelta(days=1)
 
 
+def modality_fields(
+    results: dict[Modality, ModalityResult], skipped: list[SkippedModality] | None = None
+) -> dict[str, Any]:
+    """The response's ``modalities``, ``modalities_used`` and ``modalities_skipped``."""
+    return {
+        "modalities": {m: r.model_dump(mode="json") for m, r in results.items()},
+        "modalities_used": [m for m, r in results.items() if r.status == "ok"],
+        "modalities_skipped": (skipped or [])
+        + [
+            SkippedModality(modality=m, reason=r.reason or "no usable signal")
+            for m, r in results.items()
+            if r.status != "ok"
+        ],
+    }
+
+
 def default_preferences(settings: Settings) -> dict[str, Any]:
     """Preferences of a user who never set any."""
     return {
@@ -217,14 +233,7 @@ async def analyze(
             overall=assessment.overall,
         ),
         baseline=personal,
-        modalities={m: r.model_dump(mode="json") for m, r in results.items()},
-        modalities_used=[m for m, r in results.items() if r.status == "ok"],
-        modalities_skipped=skipped
-        + [
-            SkippedModality(modality=m, reason=r.reason or "no usable signal")
-            for m, r in results.items()
-            if r.status != "ok"
-        ],
+        **modality_fields(results, skipped),
         stored=False,
     )
     return response, results, baseline_signals(assessment, results)

@@ -5,11 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from mindsync.api import services
-from mindsync.api.deps import AccessDep, ClockDep, DbDep, SettingsDep
-from mindsync.api.errors import NotFound, error_responses
+from mindsync.api.deps import AccessDep, ClockDep, DbDep, SettingsDep, require_known_user
+from mindsync.api.errors import error_responses
 from mindsync.api.schemas import PreferencesRead, PreferencesUpdate, UserId
 from mindsync.storage.repositories import preferences as prefs_repo
-from mindsync.storage.repositories import users as users_repo
 
 router = APIRouter(tags=["preferences"])
 
@@ -52,8 +51,8 @@ def read_preferences(
     has sessions but never set preferences; 404 for a user the service does not know."""
     user_id = access.user(user_id)
     stored = prefs_repo.get_preferences(db=db, user_id=user_id)
-    if stored is None and not users_repo.user_known(db=db, user_id=user_id):
-        raise NotFound(f"user {user_id} not found", field="user_id")
+    if stored is None:
+        require_known_user(db, user_id)
     view = services.effective_preferences(stored, user_id=user_id, settings=settings)
     access.audit(db, action="read", target_user_id=user_id, resource="preferences", now=clock())
     db.commit()

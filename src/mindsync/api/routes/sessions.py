@@ -7,11 +7,10 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query
 
-from mindsync.api.deps import AccessDep, ClockDep, DbDep
-from mindsync.api.errors import ApiError, NotFound, error_responses
+from mindsync.api.deps import AccessDep, ClockDep, DbDep, require_known_user
+from mindsync.api.errors import ApiError, error_responses
 from mindsync.api.schemas import SessionList, SessionRead, UserId, UtcDatetime
 from mindsync.storage.repositories import sessions as sessions_repo
-from mindsync.storage.repositories import users as users_repo
 
 router = APIRouter(tags=["sessions"])
 
@@ -36,8 +35,8 @@ def list_sessions(
     if since is not None and until is not None and since >= until:
         raise ApiError("since must be earlier than until", field="since")
     scope = access.listing_scope(user_id)
-    if scope is not None and not users_repo.user_known(db=db, user_id=scope):
-        raise NotFound(f"user {scope} not found", field="user_id")
+    if scope is not None:
+        require_known_user(db, scope)
     rows, total = sessions_repo.list_sessions(
         db=db, user_id=scope, since=since, until=until, limit=limit, offset=offset
     )

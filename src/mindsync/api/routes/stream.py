@@ -42,7 +42,7 @@ from mindsync.api import services
 from mindsync.api.deps import Access, authenticate
 from mindsync.api.errors import ApiError
 from mindsync.api.pending import PendingWork
-from mindsync.api.schemas import AnalysisResponse, AssessmentRead, SkippedModality
+from mindsync.api.schemas import AnalysisResponse, AssessmentRead
 
 logger = logging.getLogger(__name__)
 router = APIRouter()
@@ -256,13 +256,7 @@ class StreamSession:
                 attention=assessment.attention,
                 overall=assessment.overall,
             ),
-            modalities={m: r.model_dump(mode="json") for m, r in merged.items()},
-            modalities_used=[m for m, r in merged.items() if r.status == "ok"],
-            modalities_skipped=[
-                SkippedModality(modality=m, reason=r.reason or "no usable signal")
-                for m, r in merged.items()
-                if r.status != "ok"
-            ],
+            **services.modality_fields(merged),
             stored=True,
         )
         services.store_analysis(

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from sqlalchemy.exc import IntegrityError
 
-from mindsync.api.deps import AccessDep, ClockDep, DbDep
+from mindsync.api.deps import AccessDep, ClockDep, DbDep, require_known_user
 from mindsync.api.errors import Conflict, NotFound, error_responses
 from mindsync.api.schemas import (
     AuditEventRead,
@@ -107,8 +107,7 @@ def rotate_token(user_id: UserId, db: DbDep, access: AccessDep, clock: ClockDep)
 def export_user(user_id: UserId, db: DbDep, access: AccessDep, clock: ClockDep) -> UserExport:
     """All derived data about the user: sessions, preferences, baselines, metrics, audit."""
     access.user(user_id)
-    if not users_repo.user_known(db=db, user_id=user_id):
-        raise NotFound(f"user {user_id} not found", field="user_id")
+    require_known_user(db, user_id)
     now = clock()
     access.audit(db, action="export", target_user_id=user_id, resource="user", now=now)
     db.flush()
@@ -154,8 +153,7 @@ def user_trends(
 ) -> TrendsResponse:
     """Per-bucket averages and counts of the stored fused scores, computed in SQL."""
     access.user(user_id)
-    if not users_repo.user_known(db=db, user_id=user_id):
-        raise NotFound(f"user {user_id} not found", field="user_id")
+    require_known_user(db, user_id)
     until = clock()
     since = until - timedelta(days=days)
     rows = trends_repo.trends(db=db, user_id=user_id, since=since, until=until, bucket=bucket)
@@ -183,8 +181,7 @@ def erase_user(user_id: UserId, db: DbDep, access: AccessDep, clock: ClockDep) -
     The audit log keeps the record of what happened, naming the user only by a one-way hash.
     """
     access.user(user_id)
-    if not users_repo.user_known(db=db, user_id=user_id):
-        raise NotFound(f"user {user_id} not found", field="user_id")
+    require_known_user(db, user_id)
     access.audit(db, action="erase", target_user_id=user_id, resource="user", now=clock())
     db.flush()
     report = users_repo.erase_user(db=db, user_id=user_id)
