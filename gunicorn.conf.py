@@ -1,7 +1,12 @@
 """Gunicorn configuration for production: ``gunicorn -c gunicorn.conf.py``.
 
-Run ``mindsync migrate`` once before starting (the workers do not migrate), and size the
-workers to the cores: each worker loads the models once (about 150 MB resident).
+Run ``mindsync migrate`` once before starting (the workers do not migrate).
+
+One server process (``WEB_CONCURRENCY=1``) with one analysis process per core
+(``MINDSYNC_ANALYSIS_PROCESSES``) is the default: the analysis processes take work per
+request from every connection, so all cores stay busy however the keep-alive connections
+land. With more server processes, keep WEB_CONCURRENCY x MINDSYNC_ANALYSIS_PROCESSES near
+the number of cores. Each analysis process loads the models once.
 """
 
 from __future__ import annotations
@@ -13,7 +18,8 @@ import tempfile
 wsgi_app = "mindsync.api.app:app"
 worker_class = "uvicorn.workers.UvicornWorker"
 bind = os.environ.get("MINDSYNC_BIND", "0.0.0.0:8000")
-workers = int(os.environ.get("WEB_CONCURRENCY", os.cpu_count() or 2))
+workers = int(os.environ.get("WEB_CONCURRENCY", 1))
+os.environ.setdefault("MINDSYNC_ANALYSIS_PROCESSES", str(os.cpu_count() or 2))
 timeout = 60
 graceful_timeout = 30
 keepalive = 5

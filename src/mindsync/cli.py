@@ -44,6 +44,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     logger.info("database at revision %s", revision)
     # Migrations ran here, once: the workers must not race to run them again.
     os.environ["MINDSYNC_AUTO_MIGRATE"] = "false"
+    # Analysis in one process per core, shared by every connection (see gunicorn.conf.py).
+    os.environ.setdefault("MINDSYNC_ANALYSIS_PROCESSES", str(os.cpu_count() or 2))
     if args.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # Each worker writes its metrics here and /metrics adds them up.
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="mindsync-metrics-")

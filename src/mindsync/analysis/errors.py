@@ -42,6 +42,15 @@ class ModalityUnavailable(AnalysisError):
     code = "modality_unavailable"
 
 
+class AnalysisInterrupted(AnalysisError):
+    """The process analysing the request stopped before it answered; a retry may succeed (503).
+
+    Nothing of the request was stored.
+    """
+
+    code = "analysis_interrupted"
+
+
 class ModelLoadError(AnalysisError):
     """A model file is missing, corrupt or does not match its manifest."""
 

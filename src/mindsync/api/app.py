@@ -25,6 +25,7 @@ from starlette.concurrency import run_in_threadpool
 from mindsync import __version__
 from mindsync.analysis.fusion import load_rules
 from mindsync.analysis.orchestrator import Orchestrator
+from mindsync.analysis.pool import AnalysisPool
 from mindsync.analysis.registry import AnalyzerRegistry, load_analyzers
 from mindsync.api import metrics
 from mindsync.api.errors import install_error_handlers
@@ -106,25 +107,42 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(settings.log_level, json_lines=settings.log_json)
-        engine = create_db_engine(settings.database_url, pool_size=settings.db_pool_size)
-        if settings.auto_migrate:
-            await run_in_threadpool(migrate.upgrade, engine)
-        app.state.engine = engine
-        app.state.session_factory = create_session_factory(engine)
-        # SQLite: reads on the hot path get their own engine with deferred transactions, so
-        # they never queue behind the single writer. PostgreSQL needs no such split.
-        read_engine = (
-            create_db_engine(settings.database_url, read_only=True)
-            if engine.dialect.name == "sqlite"
-            else engine
-        )
-        app.state.read_factory = create_session_factory(read_engine)
-        app.state.registry = registry or await run_in_threadpool(load_analyzers, settings)
-        app.state.rules = load_rules()
-        executor = ThreadPoolExecutor(
-            max_workers=settings.analysis_threads, thread_name_prefix="analysis"
-        )
-        app.state.orchestrator = Orchestrator(app.state.registry, executor)
+        pool: AnalysisPool | None = None
+        pool_started: asyncio.Future[None] | None = None
+        if registry is None and settings.analysis_processes > 0:
+            # The processes load their models while this one migrates and connects.
+            pool = AnalysisPool(settings, settings.analysis_processes)
+            pool_started = asyncio.ensure_future(run_in_threadpool(pool.start))
+        try:
+            engine = create_db_engine(settings.database_url, pool_size=settings.db_pool_size)
+            if settings.auto_migrate:
+                await run_in_threadpool(migrate.upgrade, engine)
+            app.state.engine = engine
+            app.state.session_factory = create_session_factory(engine)
+            # SQLite: reads on the hot path get their own engine with deferred transactions, so
+            # they never queue behind the single writer. PostgreSQL needs no such split.
+            read_engine = (
+                create_db_engine(settings.database_url, read_only=True)
+                if engine.dialect.name == "sqlite"
+                else engine
+            )
+            app.state.read_factory = create_session_factory(read_engine)
+            app.state.rules = load_rules()
+            executor = ThreadPoolExecutor(
+                max_workers=settings.analysis_threads, thread_name_prefix="analysis"
+            )
+            if pool is not None and pool_started is not None:
+                await pool_started
+                app.state.orchestrator = Orchestrator(None, pool=pool)
+            else:
+                loaded = registry or await run_in_threadpool(load_analyzers, settings)
+                app.state.orchestrator = Orchestrator(loaded, executor)
+        except BaseException:
+            if pool is not None and pool_started is not None:
+                with contextlib.suppress(BaseException):
+                    await pool_started
+                await run_in_threadpool(pool.shutdown)
+            raise
         app.state.pending_stores = PendingWork()
         retention = asyncio.create_task(_retention_loop(app), name="retention")
         flusher = asyncio.create_task(_flush_loop(app), name="metrics-flush")
@@ -141,6 +159,8 @@ def create_app(
             with contextlib.suppress(Exception):
                 await run_in_threadpool(app.state.metric_buffer.flush, app.state.session_factory)
             executor.shutdown(wait=True, cancel_futures=True)
+            if pool is not None:
+                await run_in_threadpool(pool.shutdown)
             engine.dispose()
             read_engine.dispose()
             await app.state.rate_limiter.close()

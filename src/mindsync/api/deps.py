@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mindsync.analysis.fusion import RuleSet
 from mindsync.analysis.orchestrator import Orchestrator
-from mindsync.analysis.registry import AnalyzerRegistry
 from mindsync.api.errors import NotFound, Unauthorized
 from mindsync.core.clock import Clock
 from mindsync.core.config import Settings
@@ -45,12 +44,6 @@ def get_db(request: Request) -> Iterator[Session]:
     """A database session for one request, closed afterwards; routes commit explicitly."""
     with request.app.state.session_factory() as session:
         yield session
-
-
-def get_registry(request: Request) -> AnalyzerRegistry:
-    """The analysers loaded at start-up."""
-    registry: AnalyzerRegistry = request.app.state.registry
-    return registry
 
 
 def get_orchestrator(request: Request) -> Orchestrator:
@@ -210,7 +203,6 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 DbDep = Annotated[Session, Depends(get_db)]
 SessionFactoryDep = Annotated[sessionmaker[Session], Depends(get_session_factory)]
 ReadFactoryDep = Annotated[sessionmaker[Session], Depends(get_read_factory)]
-RegistryDep = Annotated[AnalyzerRegistry, Depends(get_registry)]
 OrchestratorDep = Annotated[Orchestrator, Depends(get_orchestrator)]
 ClockDep = Annotated[Clock, Depends(get_clock)]
 RulesDep = Annotated[RuleSet, Depends(get_rules)]

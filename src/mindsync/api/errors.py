@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mindsync.analysis.errors import (
     AnalysisError,
+    AnalysisInterrupted,
     InputError,
     ModalityUnavailable,
     ModelLoadError,
@@ -120,7 +121,7 @@ def _analysis_status(exc: AnalysisError) -> int:
         return 422
     if isinstance(exc, ModalityUnavailable):
         return 501
-    if isinstance(exc, ModelLoadError):
+    if isinstance(exc, ModelLoadError | AnalysisInterrupted):
         return 503
     return 500
 
@@ -142,7 +143,8 @@ async def _analysis_handler(_: Request, exc: Exception) -> JSONResponse:
     status = _analysis_status(exc)
     if status >= 500 and status != 501:
         logger.error("analysis failed: %s (%s)", exc.code, exc.message)
-    return error_response(status, exc.code, exc.message, field=exc.field)
+    headers = {"Retry-After": "1"} if isinstance(exc, AnalysisInterrupted) else None
+    return error_response(status, exc.code, exc.message, field=exc.field, headers=headers)
 
 
 async def _api_handler(_: Request, exc: Exception) -> JSONResponse:
@@ -195,7 +197,7 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
         415: "An input is in a format that cannot be decoded",
         422: "Invalid request; the message names the field",
         501: "A requested modality has no analyser in this build",
-        503: "The database or a model is unavailable",
+        503: "The database or a model is unavailable, or an analysis process stopped; retry",
     }
     return {
         code: {"model": ErrorResponse, "description": text.get(code, "Error")} for code in codes

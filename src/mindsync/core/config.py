@@ -87,6 +87,16 @@ class Settings(BaseSettings):
     analysis_threads: int = Field(
         default=4, ge=1, le=64, description="Worker threads that run analysis off the event loop."
     )
+    analysis_processes: int = Field(
+        default=0,
+        ge=0,
+        le=64,
+        description=(
+            "Analysis processes shared by all connections of one server process; 0 analyses "
+            "in threads of the server process. `mindsync serve` and gunicorn.conf.py default "
+            "to one per core."
+        ),
+    )
 
     # --- security ----------------------------------------------------------------
     admin_token: SecretStr | None = Field(

@@ -11,14 +11,15 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from mindsync import __version__
-from mindsync.api.deps import AccessDep, ClockDep, DbDep, RegistryDep
+from mindsync.api.deps import AccessDep, ClockDep, DbDep, OrchestratorDep
 from mindsync.api.errors import error_responses
+from mindsync.api.routing import JSONRoute
 from mindsync.api.schemas import HealthResponse, LatencyStats, RootResponse, StatsResponse
 from mindsync.storage import migrate
 from mindsync.storage.repositories import metrics as metrics_repo
 from mindsync.storage.repositories import sessions as sessions_repo
 
-router = APIRouter(tags=["system"])
+router = APIRouter(tags=["system"], route_class=JSONRoute)
 
 
 def _uptime(request: Request) -> float:
@@ -46,7 +47,7 @@ def root() -> RootResponse:
     summary="Readiness of the database and the analysers",
     responses={503: {"model": HealthResponse, "description": "The database is unreachable"}},
 )
-def health(request: Request, registry: RegistryDep) -> Any:
+def health(request: Request, orchestrator: OrchestratorDep) -> Any:
     """``ok`` when everything works; ``degraded`` when an analyser is missing or migrations are
     behind; ``unavailable`` (503) when the database cannot be reached."""
     engine = request.app.state.engine
@@ -65,7 +66,7 @@ def health(request: Request, registry: RegistryDep) -> Any:
     except Exception as exc:  # any driver error means "unreachable" to a prober
         database.update(reachable=False, error=type(exc).__name__)
         status = "unavailable"
-    analyzers = registry.describe()
+    analyzers = orchestrator.describe()
     if status == "ok" and not all(a["loaded"] for a in analyzers.values()):
         status = "degraded"
     body = HealthResponse(

@@ -1,0 +1,155 @@
+"""Analysis in worker processes that every connection of the serving process shares.
+
+Why: the analysers hold Python's GIL for much of their work, so one process analyses on
+about one core. Several server processes (gunicorn workers) use more cores, but each
+keeps the connections it accepted: with keep-alive clients one worker can end up with
+most of them while another idles (measured: 15 of 16 connections on one of two
+workers). A pool of analysis processes behind one event loop takes work per request,
+first come first served, so every core stays busy and no request waits behind a busy
+worker while another is idle.
+
+Each process loads and warms the analysers once, in :func:`_initialise`; the serving
+process loads none. A process that dies (killed, or crashed in a native decoder) breaks
+the pool: the requests in flight get :class:`AnalysisInterrupted` and the next request
+gets a fresh pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import os
+import signal
+import threading
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
+
+from mindsync.analysis.base import Modality, ModalityResult
+from mindsync.analysis.errors import AnalysisInterrupted
+from mindsync.analysis.orchestrator import analyze_one
+from mindsync.analysis.registry import AnalyzerRegistry, load_analyzers
+from mindsync.core.config import Settings
+from mindsync.core.logging import configure_logging, request_id_var
+
+logger = logging.getLogger(__name__)
+
+START_TIMEOUT_S = 120.0
+
+# State of a worker process, set once by its initialiser.
+_registry: AnalyzerRegistry | None = None
+_started: Any = None  # multiprocessing barrier shared by the first processes of a pool
+
+
+def _initialise(settings: Settings, started: Any) -> None:
+    global _registry, _started
+    # Ctrl-C in a terminal reaches the whole process group; the parent decides when to stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    configure_logging(settings.log_level, json_lines=settings.log_json)
+    _registry = load_analyzers(settings)
+    _started = started
+
+
+def _ready() -> tuple[int, dict[str, dict[str, Any]], dict[str, str]]:
+    """Wait until every first process has loaded; its pid and what its registry loaded."""
+    assert _registry is not None
+    if _started is not None:
+        _started.wait(START_TIMEOUT_S)
+    return os.getpid(), _registry.describe(), dict(_registry.unavailable)
+
+
+def _analyze(modality: Modality, raw: Any, request_id: str) -> ModalityResult:
+    assert _registry is not None
+    token = request_id_var.set(request_id)
+    try:
+        return analyze_one(_registry, modality, raw)
+    finally:
+        request_id_var.reset(token)
+
+
+class AnalysisPool:
+    """``processes`` analysis processes (spawned, not forked: the server has threads)."""
+
+    def __init__(self, settings: Settings, processes: int) -> None:
+        if processes < 1:
+            raise ValueError("an analysis pool needs at least one process")
+        self.settings = settings
+        self.processes = processes
+        self._context = multiprocessing.get_context("spawn")
+        self._lock = threading.Lock()
+        self._executor: ProcessPoolExecutor | None = None
+        self.description: dict[str, dict[str, Any]] = {}
+        self.unavailable: dict[str, str] = {}
+        self.restarts = 0
+
+    def _new_executor(self, barrier: Any) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
+            max_workers=self.processes,
+            mp_context=self._context,
+            initializer=_initialise,
+            initargs=(self.settings, barrier),
+        )
+
+    def start(self) -> None:
+        """Start every process and wait until each has loaded its analysers (blocking).
+
+        Raises :class:`RuntimeError` when a process fails to start.
+        """
+        barrier = self._context.Barrier(self.processes)
+        executor = self._new_executor(barrier)
+        # One call per process: each blocks on the barrier, so no process takes two.
+        futures = [executor.submit(_ready) for _ in range(self.processes)]
+        try:
+            answers = [f.result(timeout=START_TIMEOUT_S) for f in futures]
+        except Exception as exc:
+            executor.shutdown(wait=False, cancel_futures=True)
+            raise RuntimeError(f"the analysis processes did not start: {exc!r}") from exc
+        pids = sorted(pid for pid, _, _ in answers)
+        _, self.description, self.unavailable = answers[0]
+        self._executor = executor
+        logger.info("analysis pool ready: %d processes %s", len(pids), pids)
+
+    async def run(self, modality: Modality, raw: Any) -> ModalityResult:
+        """Decode and analyse one modality in a pool process.
+
+        Raises what the analyser raised, or :class:`AnalysisInterrupted` when the process
+        running it died (the pool is replaced for the requests that follow).
+        """
+        executor = self._current()
+        try:
+            future = executor.submit(_analyze, modality, raw, request_id_var.get())
+            return await asyncio.wrap_future(future)
+        except BrokenProcessPool:
+            self._replace(executor)
+            raise AnalysisInterrupted(
+                "an analysis process stopped unexpectedly; retry the request", field=modality
+            ) from None
+
+    def _current(self) -> ProcessPoolExecutor:
+        with self._lock:
+            if self._executor is None:
+                raise RuntimeError("the analysis pool is not started")
+            return self._executor
+
+    def _replace(self, broken: ProcessPoolExecutor) -> None:
+        with self._lock:
+            if self._executor is not broken:
+                return  # another request replaced it already
+            logger.error("an analysis process died; starting a new pool")
+            self._executor = self._new_executor(None)
+            self.restarts += 1
+        broken.shutdown(wait=False, cancel_futures=True)
+
+    def pids(self) -> list[int]:
+        """Process ids of the live analysis processes (for tests and diagnostics)."""
+        executor = self._current()
+        processes = getattr(executor, "_processes", None) or {}
+        return sorted(processes)
+
+    def shutdown(self) -> None:
+        """Stop every process; queued work is cancelled."""
+        with self._lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True, cancel_futures=True)

@@ -1,0 +1,90 @@
+"""``POST /analyze`` with analysis in worker processes (``MINDSYNC_ANALYSIS_PROCESSES``), as
+``mindsync serve`` and gunicorn.conf.py run it: real analysers in real spawned processes."""
+
+from __future__ import annotations
+
+import base64
+import os
+import signal
+import time
+
+import pytest
+
+from mindsync.core.config import Settings
+from tests.api.test_analyze import count
+from tests.conftest import DATA_DIR, FakeClock, make_client
+
+FACE = base64.b64encode((DATA_DIR / "face" / "grace_hopper.jpg").read_bytes()).decode()
+SPEECH = base64.b64encode((DATA_DIR / "voice" / "arctic_a0007.wav").read_bytes()).decode()
+MOTION = [
+    {
+        "timestamp": 1768478000.0 + i / 50,
+        "acceleration": {"x": 0.1 * (i % 7), "y": 0.2, "z": 9.8},
+        "gyroscope": {"x": 0.01, "y": 0.02 * (i % 5), "z": 0.03},
+    }
+    for i in range(200)
+]
+
+
+@pytest.fixture
+def pool_client(settings: Settings, clock: FakeClock):
+    pooled = settings.model_copy(update={"analysis_processes": 1})
+    # No registry is injected: the app starts its own pool, and loads no model itself.
+    with make_client(pooled, None, clock) as client:  # type: ignore[arg-type]
+        yield client
+
+
+def test_a_pooled_server_analyses_every_modality_and_reports_its_analysers(
+    pool_client, db_engine
+) -> None:
+    health = pool_client.get("/health").json()
+    assert all(a["loaded"] for a in health["analyzers"].values()), health["analyzers"]
+    user = pool_client.post("/users", json={"name": "pool"}).json()
+    response = pool_client.post(
+        "/analyze",
+        json={"face_image": FACE, "audio_data": SPEECH, "motion_data": MOTION},
+        headers={"Authorization": f"Bearer {user['token']}"},
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["modalities_used"] == ["face", "voice", "motion"]
+    assert body["modalities"]["face"]["status"] == "ok"
+    assert body["modalities"]["voice"]["status"] == "ok"
+    assert body["emotion_analysis"]["dominant_emotion"] == "neutral"  # as in process
+    assert count(db_engine, "sessions") == 1
+
+
+def test_an_analyser_error_in_a_pool_process_keeps_its_status_and_field(
+    pool_client, db_engine
+) -> None:
+    gif = base64.b64encode(b"GIF89a" + b"\x00" * 64).decode()
+    response = pool_client.post("/analyze", json={"user_id": "alice", "audio_data": gif})
+    assert response.status_code == 415, response.text
+    assert response.json()["error"]["field"] == "audio_data"
+    assert count(db_engine, "sessions") == 0
+
+
+def test_a_dead_analysis_process_costs_one_503_and_the_next_request_gets_a_new_pool(
+    pool_client, db_engine
+) -> None:
+    pool = pool_client.app.state.orchestrator.pool
+    (pid,) = pool.pids()
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    failed = pool_client.post("/analyze", json={"user_id": "alice", "face_image": FACE})
+    assert failed.status_code == 503, failed.text
+    assert failed.json()["error"]["code"] == "analysis_interrupted"
+    assert failed.headers["retry-after"] == "1"
+    assert count(db_engine, "sessions") == 0
+
+    again = pool_client.post("/analyze", json={"user_id": "alice", "face_image": FACE})
+    assert again.status_code == 200, again.text
+    assert pool.restarts == 1
+    assert pool.pids() and pid not in pool.pids()
+    assert count(db_engine, "sessions") == 1
