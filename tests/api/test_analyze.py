@@ -167,14 +167,20 @@ def test_malformed_json_is_422(client) -> None:
         "/analyze", content=b'{"audio_data": "abc",', headers={"content-type": "application/json"}
     )
     assert response.status_code == 422
-    assert response.json()["error"]["code"] == "validation_error"
+    error = response.json()["error"]
+    assert error["code"] == "validation_error"
+    assert error["field"] == "body"
+    assert "not valid JSON" in error["message"]
+    assert "at character 21" in error["message"]
 
 
 def test_nan_in_motion_gives_a_clean_4xx_not_a_500(client) -> None:
+    # NaN is not JSON, but Python's json.dumps writes it: the error names the sample.
     raw = b'{"motion_data": [{"timestamp": 1.0, "acceleration": {"x": NaN, "y": 0, "z": 9.8}}]}'
     response = client.post("/analyze", content=raw, headers={"content-type": "application/json"})
     assert response.status_code == 422
     assert response.json()["error"]["field"].startswith("motion_data")
+
 
 
 def test_future_timestamp_is_refused(client) -> None:

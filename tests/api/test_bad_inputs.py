@@ -130,6 +130,15 @@ def test_100000_motion_samples_with_a_nan_are_refused_naming_the_limit(client, d
     assert count(db_engine, "sessions") == 0
 
 
+def test_a_number_past_double_range_is_named_by_its_index(client, db_engine) -> None:
+    motion = motion_with_nan(200)
+    body = json.dumps({"user_id": "victim", "motion_data": motion}).replace("NaN", "1e999")
+    response = client.post("/analyze", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["field"] == "motion_data[100]"
+    assert count(db_engine, "sessions") == 0
+
+
 def test_a_nan_inside_the_limits_is_named_by_its_index(client, db_engine) -> None:
     response = client.post(
         "/analyze",

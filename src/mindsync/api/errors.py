@@ -130,6 +130,16 @@ async def _validation_handler(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     details = []
     for err in exc.errors():
+        if err.get("type") == "json_invalid":
+            # The parser's own words (never the input), and where it stopped reading.
+            reason = str((err.get("ctx") or {}).get("error", "invalid JSON"))[:200]
+            loc = err.get("loc", ())
+            where = f" at character {loc[1]}" if len(loc) > 1 else ""
+            message = (
+                f"the body is not valid JSON (RFC 8259; NaN and Infinity are not): {reason}{where}"
+            )
+            details.append({"field": "body", "message": message})
+            continue
         # Never echo ``input`` or ``ctx``: they may hold a whole image, or NaN that breaks JSON.
         message = str(err["msg"]).removeprefix("Value error, ")
         details.append({"field": _field_path(err.get("loc", ())), "message": message})

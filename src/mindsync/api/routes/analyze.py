@@ -19,9 +19,10 @@ from mindsync.api.deps import (
 )
 from mindsync.api.errors import Conflict, error_responses
 from mindsync.api.metrics import SESSIONS_STORED, observe_analysis
+from mindsync.api.routing import JSONRoute
 from mindsync.api.schemas import AnalysisRequest, AnalysisResponse, SessionRead
 
-router = APIRouter(tags=["analysis"])
+router = APIRouter(tags=["analysis"], route_class=JSONRoute)
 
 
 @router.post(

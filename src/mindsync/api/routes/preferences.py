@@ -7,10 +7,11 @@ from fastapi import APIRouter
 from mindsync.api import services
 from mindsync.api.deps import AccessDep, ClockDep, DbDep, SettingsDep, require_known_user
 from mindsync.api.errors import error_responses
+from mindsync.api.routing import JSONRoute
 from mindsync.api.schemas import PreferencesRead, PreferencesUpdate, UserId
 from mindsync.storage.repositories import preferences as prefs_repo
 
-router = APIRouter(tags=["preferences"])
+router = APIRouter(tags=["preferences"], route_class=JSONRoute)
 
 
 @router.post(

@@ -9,10 +9,11 @@ from fastapi import APIRouter, Query
 
 from mindsync.api.deps import AccessDep, ClockDep, DbDep, require_known_user
 from mindsync.api.errors import ApiError, error_responses
+from mindsync.api.routing import JSONRoute
 from mindsync.api.schemas import SessionList, SessionRead, UserId, UtcDatetime
 from mindsync.storage.repositories import sessions as sessions_repo
 
-router = APIRouter(tags=["sessions"])
+router = APIRouter(tags=["sessions"], route_class=JSONRoute)
 
 
 @router.get(

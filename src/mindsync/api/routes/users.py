@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from mindsync.api.deps import AccessDep, ClockDep, DbDep, require_known_user
 from mindsync.api.errors import Conflict, NotFound, error_responses
+from mindsync.api.routing import JSONRoute
 from mindsync.api.schemas import (
     AuditEventRead,
     ErasureResponse,
@@ -33,7 +34,7 @@ from mindsync.storage.repositories import tokens as tokens_repo
 from mindsync.storage.repositories import trends as trends_repo
 from mindsync.storage.repositories import users as users_repo
 
-router = APIRouter(tags=["users and privacy"])
+router = APIRouter(tags=["users and privacy"], route_class=JSONRoute)
 
 
 @router.post(
