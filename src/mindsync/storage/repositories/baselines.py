@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select
+from sqlalchemy import update as sql_update
 from sqlalchemy.orm import Session
 
 from mindsync.storage.models import UserBaseline
@@ -14,10 +15,26 @@ from mindsync.storage.models import UserBaseline
 Updater = Callable[[tuple[int, float, float] | None, float], tuple[int, float, float]]
 
 
+_TABLE = UserBaseline.__table__
+
+
 def get_baselines(*, db: Session, user_id: str) -> dict[str, tuple[int, float, float]]:
     """The user's statistics per signal as ``(n, mean, var)``."""
-    rows = db.scalars(select(UserBaseline).where(UserBaseline.user_id == user_id)).all()
-    return {row.signal: (row.n, row.mean, row.var) for row in rows}
+    rows = db.execute(
+        select(_TABLE.c.signal, _TABLE.c.n, _TABLE.c.mean, _TABLE.c.var).where(
+            _TABLE.c.user_id == user_id
+        )
+    )
+    return {signal: (n, mean, var) for signal, n, mean, var in rows}
+
+
+_UPDATE = (
+    sql_update(_TABLE)
+    .where(_TABLE.c.user_id == bindparam("b_user"), _TABLE.c.signal == bindparam("b_signal"))
+    .values(
+        n=bindparam("n"), mean=bindparam("mean"), var=bindparam("var"), updated_at=bindparam("at")
+    )
+)
 
 
 def update_baselines(
@@ -32,21 +49,35 @@ def update_baselines(
 
     Rows are locked for the update on PostgreSQL (SQLite's writer lock covers it).
     """
-    query = select(UserBaseline).where(
-        UserBaseline.user_id == user_id, UserBaseline.signal.in_(list(signals))
+    names = {signal[:64]: value for signal, value in signals.items()}
+    query = select(_TABLE.c.signal, _TABLE.c.n, _TABLE.c.mean, _TABLE.c.var).where(
+        _TABLE.c.user_id == user_id, _TABLE.c.signal.in_(list(names))
     )
     if db.get_bind().dialect.name == "postgresql":
         query = query.with_for_update()
-    existing = {row.signal: row for row in db.scalars(query).all()}
-    for signal, value in signals.items():
-        row = existing.get(signal)
-        previous = (row.n, row.mean, row.var) if row is not None else None
+    existing = {signal: (n, mean, var) for signal, n, mean, var in db.execute(query)}
+    inserts: list[dict[str, object]] = []
+    updates: list[dict[str, object]] = []
+    for signal, value in names.items():
+        previous = existing.get(signal)
         n, mean, var = update(previous, value)
-        if row is None:
-            db.add(
-                UserBaseline(
-                    user_id=user_id, signal=signal[:64], n=n, mean=mean, var=var, updated_at=now
-                )
+        if previous is None:
+            inserts.append(
+                {
+                    "user_id": user_id,
+                    "signal": signal,
+                    "n": n,
+                    "mean": mean,
+                    "var": var,
+                    "updated_at": now,
+                }
             )
         else:
-            row.n, row.mean, row.var, row.updated_at = n, mean, var, now
+            updates.append(
+                {"b_user": user_id, "b_signal": signal, "n": n, "mean": mean, "var": var, "at": now}
+            )
+    # One statement each, executed for many rows: the ORM would flush row by row.
+    if inserts:
+        db.execute(insert(_TABLE), inserts)
+    if updates:
+        db.connection().execute(_UPDATE, updates)
