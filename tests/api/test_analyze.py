@@ -182,7 +182,6 @@ def test_nan_in_motion_gives_a_clean_4xx_not_a_500(client) -> None:
     assert response.json()["error"]["field"].startswith("motion_data")
 
 
-
 def test_future_timestamp_is_refused(client) -> None:
     response = client.post(
         "/analyze", json={"audio_data": AUDIO, "timestamp": "2030-01-01T00:00:00Z"}

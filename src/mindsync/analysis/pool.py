@@ -17,6 +17,7 @@ gets a fresh pool.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import multiprocessing
 import os
@@ -49,6 +50,7 @@ def _initialise(settings: Settings, started: Any) -> None:
     configure_logging(settings.log_level, json_lines=settings.log_json)
     _registry = load_analyzers(settings)
     _started = started
+    gc.freeze()  # the models live as long as the process: keep them out of full collections
 
 
 def _ready() -> tuple[int, dict[str, dict[str, Any]], dict[str, str]]:

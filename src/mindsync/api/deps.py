@@ -21,7 +21,6 @@ from mindsync.storage.repositories import audit as audit_repo
 from mindsync.storage.repositories import tokens as tokens_repo
 from mindsync.storage.repositories import users as users_repo
 
-
 # The getters of app state are ``async``: FastAPI runs a plain ``def`` dependency in a worker
 # thread, a hand-off that costs more than the attribute read (seven of them per request).
 
