@@ -8,14 +8,16 @@ It measures, on real inputs that the tests also use (a photograph resized to a 6
 
 1. per-modality latency in process (decode + analyse; p50/p95/p99);
 2. end-to-end HTTP latency for one client against a real server started as in production
-   (``mindsync migrate`` then ``gunicorn -c gunicorn.conf.py`` with 2 workers, SQLite);
+   (``mindsync migrate`` then ``gunicorn -c gunicorn.conf.py``: one server process and one
+   analysis process per core; SQLite, or PostgreSQL with ``--postgres URL``);
 3. throughput and latency at concurrency 1, 4, 16 and 64, for the full multimodal request
    and for each modality alone;
 4. the ratio of end-to-end latency to the sum of the fastest component times (what the web,
-   JSON and database layers add), resident memory per worker, and the time until /health
+   JSON and database layers add), resident memory per process, and the time until /health
    is ready.
 
-Results go to ``bench/results/latest.json`` and ``bench/results/latest.md``. The load
+Results go to ``bench/results/latest.json`` and ``latest.md`` (``latest-postgres.*`` with
+``--postgres``). The load
 generator runs on the same 2 cores as the server, so throughput is a lower bound.
 """
 
@@ -143,13 +145,16 @@ def in_process(inputs: dict[str, Any], runs: int) -> dict[str, dict[str, float]]
 class Server:
     """``mindsync migrate`` then gunicorn with the production configuration."""
 
-    def __init__(self, workers: int, folder: Path) -> None:
+    def __init__(
+        self, workers: int, folder: Path, *, processes: int, database_url: str | None = None
+    ) -> None:
         self.port = 18000 + secrets.randbelow(2000)
         self.url = f"http://127.0.0.1:{self.port}"
         self.admin = secrets.token_urlsafe(32)
         self.env = {
             **os.environ,
-            "DATABASE_URL": f"sqlite:///{folder / 'bench.db'}",
+            "DATABASE_URL": database_url or f"sqlite:///{folder / 'bench.db'}",
+            "MINDSYNC_ANALYSIS_PROCESSES": str(processes),
             "MINDSYNC_ADMIN_TOKEN": self.admin,
             "MINDSYNC_RATE_LIMIT_PER_MINUTE": "0",
             "MINDSYNC_BIND": f"127.0.0.1:{self.port}",
@@ -184,21 +189,34 @@ class Server:
                 time.sleep(0.05)
         raise RuntimeError("server did not become ready: " + self.log.read_text()[-2000:])
 
-    def worker_rss_mb(self) -> list[float]:
+    def rss_mb(self) -> dict[str, list[float]]:
+        """Resident memory (MB) of each server process and each analysis process."""
         assert self.process is not None
-        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
-        pids = children.read_text().split() if children.exists() else []
-        out = []
-        for pid in pids:
+        out: dict[str, list[float]] = {"server": [], "analysis": []}
+        for pid in _descendants(self.process.pid):
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            if "resource_tracker" in cmdline:
+                continue  # multiprocessing's bookkeeping process
+            role = "analysis" if "multiprocessing" in cmdline else "server"
             for line in Path(f"/proc/{pid}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
-                    out.append(round(int(line.split()[1]) / 1024, 1))
+                    out[role].append(round(int(line.split()[1]) / 1024, 1))
         return out
 
     def stop(self) -> None:
         if self.process is not None:
             self.process.terminate()
             self.process.wait(timeout=30)
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (Linux /proc)."""
+    out: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children = task / "children"
+        for child in children.read_text().split() if children.exists() else []:
+            out += [int(child), *_descendants(int(child))]
+    return out
 
 
 async def _load(
@@ -236,10 +254,43 @@ async def _load(
     }
 
 
+class _Schema:
+    """A fresh PostgreSQL schema for one benchmark run, dropped afterwards."""
+
+    def __init__(self, base: str) -> None:
+        import sqlalchemy as sa
+        from sqlalchemy.engine import make_url
+
+        self.name = f"mindsync_bench_{secrets.token_hex(4)}"
+        self.admin = sa.create_engine(base)
+        with self.admin.begin() as connection:
+            connection.execute(sa.text(f'CREATE SCHEMA "{self.name}"'))
+        self.url = (
+            make_url(base)
+            .update_query_dict({"options": f"-csearch_path={self.name}"})
+            .render_as_string(hide_password=False)
+        )
+
+    def drop(self) -> None:
+        import sqlalchemy as sa
+
+        with self.admin.begin() as connection:
+            connection.execute(sa.text(f'DROP SCHEMA "{self.name}" CASCADE'))
+        self.admin.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short phases (smoke test)")
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=1, help="server processes")
+    parser.add_argument(
+        "--processes", type=int, default=os.cpu_count() or 2, help="analysis processes"
+    )
+    parser.add_argument(
+        "--postgres",
+        metavar="URL",
+        help="run against this PostgreSQL database (in a fresh schema) instead of SQLite",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     runs, e2e_runs, seconds = (30, 20, 2.0) if args.quick else (300, 200, 8.0)
@@ -263,7 +314,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="mindsync-bench-") as tmp:
         folder = Path(tmp)
         (folder / "metrics").mkdir()
-        server = Server(args.workers, folder)
+        schema = _Schema(args.postgres) if args.postgres else None
+        server = Server(
+            args.workers,
+            folder,
+            processes=args.processes,
+            database_url=schema.url if schema else None,
+        )
         server.start()
         try:
             user = httpx.post(
@@ -298,9 +355,11 @@ def main() -> None:
                     for n in CONCURRENCY
                 ]
                 print(kind, json.dumps(load[kind]))
-            rss = server.worker_rss_mb()
+            rss = server.rss_mb()
         finally:
             server.stop()
+            if schema is not None:
+                schema.drop()
 
     fastest = sum(component[m]["p50_ms"] for m in ("face", "voice", "motion"))
     report = {
@@ -319,13 +378,16 @@ def main() -> None:
         "end_to_end_one_client": e2e,
         "overhead_ratio_full": round(e2e["full"]["p50_ms"] / fastest, 2),
         "load": load,
-        "worker_rss_mb": rss,
+        "rss_mb": rss,
+        "database": "PostgreSQL" if args.postgres else "SQLite",
+        "analysis_processes": args.processes,
         "health_ready_seconds": round(server.ready_seconds, 2),
         "workers": args.workers,
     }
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "latest.json").write_text(json.dumps(report, indent=2) + "\n")
-    (args.out / "latest.md").write_text(markdown(report))
+    name = "latest-postgres" if args.postgres else "latest"
+    (args.out / f"{name}.json").write_text(json.dumps(report, indent=2) + "\n")
+    (args.out / f"{name}.md").write_text(markdown(report))
     print(markdown(report))
 
 
@@ -333,8 +395,10 @@ def markdown(report: dict[str, Any]) -> str:
     """The README's table."""
     lines = [
         f"Measured {report['date']} on {report['machine']['cpus']} cores, Python "
-        f"{report['machine']['python']}, {report['workers']} gunicorn workers, SQLite; "
-        "load generator on the same machine. Command: `.venv/bin/python bench/run.py`.",
+        f"{report['machine']['python']}, {report['workers']} gunicorn worker with "
+        f"{report['analysis_processes']} analysis processes, {report['database']}; load "
+        "generator on the same machine. Command: `.venv/bin/python bench/run.py"
+        + (" --postgres URL`." if report["database"] == "PostgreSQL" else "`."),
         "",
         "| in process (decode + analyse, one thread) | p50 ms | p95 ms | p99 ms |",
         "|---|---|---|---|",
@@ -364,7 +428,8 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         f"- End-to-end p50 of the full request / sum of the in-process p50s: "
         f"**{report['overhead_ratio_full']}×**",
-        f"- Resident memory per worker after the run: {report['worker_rss_mb']} MB",
+        f"- Resident memory after the run: server process {report['rss_mb']['server']} MB, "
+        f"analysis processes {report['rss_mb']['analysis']} MB",
         f"- `/health` ready {report['health_ready_seconds']} s after gunicorn started",
         "",
     ]

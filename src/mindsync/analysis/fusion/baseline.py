@@ -13,8 +13,12 @@ from pydantic import BaseModel, Field
 
 from mindsync.analysis.base import Modality, ModalityResult
 from mindsync.analysis.fusion.scores import Assessment
-from mindsync.analysis.voice.analyzer import reference_trust
-from mindsync.analysis.voice.scoring import FeatureReference, FeatureStats, score_stress
+from mindsync.analysis.voice.scoring import (
+    FeatureReference,
+    FeatureStats,
+    reference_trust,
+    score_stress,
+)
 
 #: Equal weights for the first sessions, then exponential forgetting over about this many.
 BASELINE_WINDOW = 20

@@ -1,15 +1,29 @@
 """Motion analysis: activity class, activity level and restlessness from IMU samples.
 
 The registry imports this package and calls :func:`create_analyzer`; nothing is loaded
-at import time.
+at import time. The names load on first use (PEP 562), so that a process which only builds
+:class:`MotionRecording` objects, like the API server whose analysis runs in worker
+processes, never imports the analyser and scipy.signal.
 """
 
 from __future__ import annotations
 
-from mindsync.analysis.motion.analyzer import MotionAnalyzer
-from mindsync.analysis.motion.recording import MotionRecording
-from mindsync.analysis.motion.result import ACTIVITY_CLASSES, MotionQuality, MotionResult
-from mindsync.core.config import Settings
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mindsync.analysis.motion.analyzer import MotionAnalyzer
+    from mindsync.analysis.motion.recording import MotionRecording
+    from mindsync.analysis.motion.result import ACTIVITY_CLASSES, MotionQuality, MotionResult
+    from mindsync.core.config import Settings
+
+_WHERE = {
+    "MotionAnalyzer": "analyzer",
+    "MotionRecording": "recording",
+    "ACTIVITY_CLASSES": "result",
+    "MotionQuality": "result",
+    "MotionResult": "result",
+}
 
 __all__ = [
     "ACTIVITY_CLASSES",
@@ -21,6 +35,15 @@ __all__ = [
 ]
 
 
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+
+
 def create_analyzer(settings: Settings) -> MotionAnalyzer:
     """A motion analyser with the limits of ``settings``; call ``load()`` before use."""
+    from mindsync.analysis.motion.analyzer import MotionAnalyzer
+
     return MotionAnalyzer(settings)

@@ -3,25 +3,46 @@
 Public API: :func:`create_analyzer`, :class:`VoiceAnalyzer`, :class:`VoiceResult`, and the
 pure scoring pieces :func:`score_stress`, :class:`FeatureReference`, :class:`StressEstimate`
 for re-scoring stored features against a personal baseline.
+
+The names load on first use (PEP 562): a process that only re-scores, like the API server
+whose analysis runs in worker processes, never imports the decoders and scipy.signal.
 """
 
 from __future__ import annotations
 
-from mindsync.analysis.voice.analyzer import (
-    VoiceAnalyzer,
-    VoiceQuality,
-    VoiceResult,
-    create_analyzer,
-)
-from mindsync.analysis.voice.features import FEATURE_NAMES
-from mindsync.analysis.voice.scoring import (
-    STRESS_WEIGHTS,
-    Driver,
-    FeatureReference,
-    FeatureStats,
-    StressEstimate,
-    score_stress,
-)
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mindsync.analysis.voice.analyzer import (
+        VoiceAnalyzer,
+        VoiceQuality,
+        VoiceResult,
+        create_analyzer,
+    )
+    from mindsync.analysis.voice.features import FEATURE_NAMES
+    from mindsync.analysis.voice.scoring import (
+        STRESS_WEIGHTS,
+        Driver,
+        FeatureReference,
+        FeatureStats,
+        StressEstimate,
+        score_stress,
+    )
+
+_WHERE = {
+    "VoiceAnalyzer": "analyzer",
+    "VoiceQuality": "analyzer",
+    "VoiceResult": "analyzer",
+    "create_analyzer": "analyzer",
+    "FEATURE_NAMES": "features",
+    "STRESS_WEIGHTS": "scoring",
+    "Driver": "scoring",
+    "FeatureReference": "scoring",
+    "FeatureStats": "scoring",
+    "StressEstimate": "scoring",
+    "score_stress": "scoring",
+}
 
 __all__ = [
     "FEATURE_NAMES",
@@ -36,3 +57,10 @@ __all__ = [
     "create_analyzer",
     "score_stress",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)

@@ -15,7 +15,7 @@ from mindsync.analysis.errors import InputError, ModelLoadError, PayloadTooLarge
 from mindsync.analysis.payload import decode_base64
 from mindsync.analysis.voice.decode import FIELD, SAMPLE_RATE, DecodedAudio, decode_audio
 from mindsync.analysis.voice.features import SpeechMeasures, measure
-from mindsync.analysis.voice.scoring import Driver, FeatureReference, score_stress
+from mindsync.analysis.voice.scoring import Driver, FeatureReference, reference_trust, score_stress
 from mindsync.analysis.voice.vad import FRAME_LEN, speech_mask
 from mindsync.core.config import Settings
 
@@ -31,7 +31,6 @@ MIN_VOICED_SECONDS = 0.25
 NO_SIGNAL_MAX_QUALITY = 0.2
 # Confidence is capped by how well the reference can stand for this speaker: the shipped
 # population is small and mixes speakers; a personal baseline grows more trusted with use.
-POPULATION_TRUST = 0.6
 
 
 class VoiceQuality(BaseModel):
@@ -90,13 +89,6 @@ def audio_quality(m: SpeechMeasures) -> float:
     ]
     logs = [math.log(max(p, 0.01)) for p in parts]
     return round(math.exp(sum(logs) / len(logs)), 4)
-
-
-def reference_trust(reference: FeatureReference) -> float:
-    """How far a reference can be trusted for this speaker, 0-1."""
-    if reference.source == "population":
-        return POPULATION_TRUST
-    return min(0.9, 0.5 + 0.04 * reference.n)
 
 
 class VoiceAnalyzer(Analyzer[DecodedAudio, VoiceResult]):

@@ -183,3 +183,13 @@ def score_stress(features: Mapping[str, float], reference: FeatureReference) -> 
     raw = raw_sum / used_weight
     level = 1.0 / (1.0 + math.exp(-LOGISTIC_GAIN * raw))
     return StressEstimate(level, raw, coverage, reference.source, drivers)
+
+
+POPULATION_TRUST = 0.6
+
+
+def reference_trust(reference: FeatureReference) -> float:
+    """How far a reference can be trusted for this speaker, 0-1."""
+    if reference.source == "population":
+        return POPULATION_TRUST
+    return min(0.9, 0.5 + 0.04 * reference.n)
