@@ -6,6 +6,8 @@ from __future__ import annotations
 import base64
 import os
 import signal
+import subprocess
+import sys
 import time
 
 import pytest
@@ -88,3 +90,18 @@ def test_a_dead_analysis_process_costs_one_503_and_the_next_request_gets_a_new_p
     assert pool.restarts == 1
     assert pool.pids() and pid not in pool.pids()
     assert count(db_engine, "sessions") == 1
+
+
+def test_the_server_process_needs_no_decoder_or_model_runtime() -> None:
+    # What a pooled server imports: the app, and the result types it unpickles.
+    code = (
+        "import sys, mindsync.api.app, mindsync.analysis.face.result, "
+        "mindsync.analysis.voice.result, mindsync.analysis.motion.result, "
+        "mindsync.analysis.motion.recording, mindsync.analysis.fusion.baseline\n"
+        "heavy = {'av', 'onnxruntime', 'PIL.Image', 'scipy.signal', 'scipy.ndimage', 'webrtcvad'}\n"
+        "print(sorted(heavy & set(sys.modules)))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr

@@ -14,13 +14,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from mindsync.analysis.voice.analyzer import (
-        VoiceAnalyzer,
-        VoiceQuality,
-        VoiceResult,
-        create_analyzer,
-    )
+    from mindsync.analysis.voice.analyzer import VoiceAnalyzer, create_analyzer
     from mindsync.analysis.voice.features import FEATURE_NAMES
+    from mindsync.analysis.voice.result import VoiceQuality, VoiceResult
     from mindsync.analysis.voice.scoring import (
         STRESS_WEIGHTS,
         Driver,
@@ -32,8 +28,8 @@ if TYPE_CHECKING:
 
 _WHERE = {
     "VoiceAnalyzer": "analyzer",
-    "VoiceQuality": "analyzer",
-    "VoiceResult": "analyzer",
+    "VoiceQuality": "result",
+    "VoiceResult": "result",
     "create_analyzer": "analyzer",
     "FEATURE_NAMES": "features",
     "STRESS_WEIGHTS": "scoring",

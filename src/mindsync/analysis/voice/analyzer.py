@@ -5,17 +5,17 @@ from __future__ import annotations
 import logging
 import math
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
 
-from mindsync.analysis.base import Analyzer, ModalityResult
+from mindsync.analysis.base import Analyzer
 from mindsync.analysis.errors import InputError, ModelLoadError, PayloadTooLarge
 from mindsync.analysis.payload import decode_base64
 from mindsync.analysis.voice.decode import FIELD, SAMPLE_RATE, DecodedAudio, decode_audio
 from mindsync.analysis.voice.features import SpeechMeasures, measure
-from mindsync.analysis.voice.scoring import Driver, FeatureReference, reference_trust, score_stress
+from mindsync.analysis.voice.result import VoiceQuality, VoiceResult
+from mindsync.analysis.voice.scoring import FeatureReference, reference_trust, score_stress
 from mindsync.analysis.voice.vad import FRAME_LEN, speech_mask
 from mindsync.core.config import Settings
 
@@ -31,42 +31,6 @@ MIN_VOICED_SECONDS = 0.25
 NO_SIGNAL_MAX_QUALITY = 0.2
 # Confidence is capped by how well the reference can stand for this speaker: the shipped
 # population is small and mixes speakers; a personal baseline grows more trusted with use.
-
-
-class VoiceQuality(BaseModel):
-    """What the audio quality is made of. ``snr_db`` is ``None`` when no speech was found."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    snr_db: float | None = Field(description="Speech-to-background power ratio, dB.")
-    clipping_fraction: float = Field(ge=0.0, le=1.0, description="Samples at full scale.")
-    speech_fraction: float = Field(ge=0.0, le=1.0, description="Share of the clip with speech.")
-    speech_seconds: float = Field(ge=0.0)
-    duration_seconds: float = Field(ge=0.0)
-
-
-class VoiceResult(ModalityResult):
-    """Derived result of one voice clip; no audio, no transcript, nothing to re-identify."""
-
-    stress_level: float | None = Field(
-        default=None, ge=0.0, le=1.0, description="Vocal arousal/stress, 0-1; null without speech."
-    )
-    reference: Literal["population", "personal"] | None = Field(
-        default=None, description="What the features were compared with."
-    )
-    drivers: list[Driver] = Field(
-        default_factory=list, description="The features that moved the estimate most."
-    )
-    features: dict[str, float] | None = Field(
-        default=None, description="Acoustic features of the speech (see docs/models/voice.md)."
-    )
-    f0_mean_hz: float | None = Field(default=None, ge=0.0)
-    speech_seconds: float = Field(ge=0.0)
-    voiced_seconds: float = Field(ge=0.0)
-    speech_fraction: float = Field(ge=0.0, le=1.0)
-    duration_seconds: float = Field(ge=0.0)
-    audio_quality: VoiceQuality
-    codec: str | None = Field(default=None, description="Decoder that read the clip.")
 
 
 def _ramp(value: float, lo: float, hi: float) -> float:

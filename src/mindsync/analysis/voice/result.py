@@ -1,0 +1,47 @@
+"""The voice result types: light to import, so that a process which only receives results
+(the API server, from its analysis processes) needs no decoder."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from mindsync.analysis.base import ModalityResult
+from mindsync.analysis.voice.scoring import Driver
+
+
+class VoiceQuality(BaseModel):
+    """What the audio quality is made of. ``snr_db`` is ``None`` when no speech was found."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    snr_db: float | None = Field(description="Speech-to-background power ratio, dB.")
+    clipping_fraction: float = Field(ge=0.0, le=1.0, description="Samples at full scale.")
+    speech_fraction: float = Field(ge=0.0, le=1.0, description="Share of the clip with speech.")
+    speech_seconds: float = Field(ge=0.0)
+    duration_seconds: float = Field(ge=0.0)
+
+
+class VoiceResult(ModalityResult):
+    """Derived result of one voice clip; no audio, no transcript, nothing to re-identify."""
+
+    stress_level: float | None = Field(
+        default=None, ge=0.0, le=1.0, description="Vocal arousal/stress, 0-1; null without speech."
+    )
+    reference: Literal["population", "personal"] | None = Field(
+        default=None, description="What the features were compared with."
+    )
+    drivers: list[Driver] = Field(
+        default_factory=list, description="The features that moved the estimate most."
+    )
+    features: dict[str, float] | None = Field(
+        default=None, description="Acoustic features of the speech (see docs/models/voice.md)."
+    )
+    f0_mean_hz: float | None = Field(default=None, ge=0.0)
+    speech_seconds: float = Field(ge=0.0)
+    voiced_seconds: float = Field(ge=0.0)
+    speech_fraction: float = Field(ge=0.0, le=1.0)
+    duration_seconds: float = Field(ge=0.0)
+    audio_quality: VoiceQuality
+    codec: str | None = Field(default=None, description="Decoder that read the clip.")
