@@ -23,8 +23,10 @@ os.environ.setdefault("MINDSYNC_ANALYSIS_PROCESSES", str(os.cpu_count() or 2))
 timeout = 60
 graceful_timeout = 30
 keepalive = 5
-max_requests = 10_000
-max_requests_jitter = 1_000
+# No recycling after N requests: with one server process a recycle is a two-second gap
+# (the new process starts its analysis pool) that queued requests wait through; the
+# benchmark's last phase saw p95 3 s from it.
+max_requests = 0
 accesslog = None  # MindSync logs requests itself, with request ids and without payloads
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 

@@ -6,7 +6,8 @@ Each simulated client sends what the web app sends: 10 face frames a second (a r
 photograph as a 640x480 JPEG), 100 ms chunks of 16 kHz PCM16 speech, and 50 Hz motion every
 500 ms. The latency of a result is the time from the arrival of the newest face frame it
 includes (its client timestamp, same machine clock) to the result's arrival. The server runs
-as in production (gunicorn, 2 workers, SQLite); the clients run on the same 2 cores.
+as in production (gunicorn.conf.py: one server process, one analysis process per core,
+SQLite); the clients run on the same 2 cores.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import struct
 import sys
 import tempfile
@@ -102,7 +104,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="mindsync-stream-") as tmp:
         folder = Path(tmp)
         (folder / "metrics").mkdir()
-        server = Server(2, folder)
+        server = Server(1, folder, processes=os.cpu_count() or 2)
         server.start()
         try:
             token = httpx.post(
