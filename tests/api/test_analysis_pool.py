@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -73,11 +74,7 @@ def test_a_dead_analysis_process_costs_one_503_and_the_next_request_gets_a_new_p
     (pid,) = pool.pids()
     os.kill(pid, signal.SIGKILL)
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            break
+    while time.monotonic() < deadline and _alive(pid):
         time.sleep(0.05)
     failed = pool_client.post("/analyze", json={"user_id": "alice", "face_image": FACE})
     assert failed.status_code == 503, failed.text
@@ -105,3 +102,33 @@ def test_the_server_process_needs_no_decoder_or_model_runtime() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_an_analysis_past_the_time_limit_is_stopped_with_a_503(settings, clock, db_engine) -> None:
+    # A limit no real clip meets stands in for an input that hangs a decoder.
+    strict = settings.model_copy(
+        update={"analysis_processes": 1, "analysis_timeout_seconds": 0.001}
+    )
+    with make_client(strict, None, clock) as client:  # type: ignore[arg-type]
+        pool = client.app.state.orchestrator.pool
+        (pid,) = pool.pids()
+        response = client.post("/analyze", json={"user_id": "alice", "audio_data": SPEECH})
+        assert response.status_code == 503, response.text
+        error = response.json()["error"]
+        assert error["code"] == "analysis_interrupted"
+        assert "longer than 0.001 s" in error["message"] and error["field"] == "voice"
+        assert pool.restarts == 1
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and _alive(pid):
+            time.sleep(0.05)
+        assert not _alive(pid), "the stuck process was not stopped"
+    assert count(db_engine, "sessions") == 0
+
+
+def _alive(pid: int) -> bool:
+    """Running (not gone, not a zombie waiting to be reaped)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()  # Linux
+    except FileNotFoundError:
+        return False
+    return "\nState:\tZ" not in status

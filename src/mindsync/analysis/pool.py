@@ -78,6 +78,7 @@ class AnalysisPool:
             raise ValueError("an analysis pool needs at least one process")
         self.settings = settings
         self.processes = processes
+        self.timeout = settings.analysis_timeout_seconds
         self._context = multiprocessing.get_context("spawn")
         self._lock = threading.Lock()
         self._executor: ProcessPoolExecutor | None = None
@@ -116,16 +117,23 @@ class AnalysisPool:
         """Decode and analyse one modality in a pool process.
 
         Raises what the analyser raised, or :class:`AnalysisInterrupted` when the process
-        running it died (the pool is replaced for the requests that follow).
+        running it died or ran past :attr:`timeout` (the pool is replaced for the requests
+        that follow: a process stuck on one input must not keep a core for ever).
         """
         executor = self._current()
         try:
             future = executor.submit(_analyze, modality, raw, request_id_var.get())
-            return await asyncio.wrap_future(future)
+            return await asyncio.wait_for(asyncio.wrap_future(future), self.timeout)
         except BrokenProcessPool:
             self._replace(executor)
             raise AnalysisInterrupted(
                 "an analysis process stopped unexpectedly; retry the request", field=modality
+            ) from None
+        except TimeoutError:
+            self._replace(executor, stop=True)
+            raise AnalysisInterrupted(
+                f"{modality} analysis took longer than {self.timeout:g} s and was stopped",
+                field=modality,
             ) from None
 
     def _current(self) -> ProcessPoolExecutor:
@@ -134,13 +142,21 @@ class AnalysisPool:
                 raise RuntimeError("the analysis pool is not started")
             return self._executor
 
-    def _replace(self, broken: ProcessPoolExecutor) -> None:
+    def _replace(self, broken: ProcessPoolExecutor, *, stop: bool = False) -> None:
         with self._lock:
             if self._executor is not broken:
                 return  # another request replaced it already
-            logger.error("an analysis process died; starting a new pool")
+            logger.error(
+                "%s; starting a new analysis pool",
+                "an analysis ran past its time limit" if stop else "an analysis process died",
+            )
             self._executor = self._new_executor(None)
             self.restarts += 1
+        if stop:
+            # Which process holds the slow call is not known: stop them all (what they were
+            # doing fails with BrokenProcessPool, a 503 for those requests).
+            for process in list((getattr(broken, "_processes", None) or {}).values()):
+                process.terminate()
         broken.shutdown(wait=False, cancel_futures=True)
 
     def pids(self) -> list[int]:

@@ -97,6 +97,15 @@ class Settings(BaseSettings):
             "to one per core."
         ),
     )
+    analysis_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=600,
+        description=(
+            "With analysis processes: a modality still being analysed after this long has its "
+            "process stopped and the request gets a 503 (threads cannot be stopped)."
+        ),
+    )
 
     # --- security ----------------------------------------------------------------
     admin_token: SecretStr | None = Field(
