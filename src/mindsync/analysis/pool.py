@@ -11,7 +11,8 @@ worker while another is idle.
 Each process loads and warms the analysers once, in :func:`_initialise`; the serving
 process loads none. A process that dies (killed, or crashed in a native decoder) breaks
 the pool: the requests in flight get :class:`AnalysisInterrupted` and the next request
-gets a fresh pool.
+gets a fresh pool. So does an analysis that runs past the time limit, whose processes are
+stopped (a thread stuck in a decoder could not be).
 """
 
 from __future__ import annotations
@@ -130,6 +131,14 @@ class AnalysisPool:
                 "an analysis process stopped unexpectedly; retry the request", field=modality
             ) from None
         except TimeoutError:
+            if not future.running():
+                # Still queued: the server is overloaded, nothing is stuck.
+                future.cancel()
+                raise AnalysisInterrupted(
+                    f"{modality} analysis waited {self.timeout:g} s for a free analysis "
+                    "process; retry later",
+                    field=modality,
+                ) from None
             self._replace(executor, stop=True)
             raise AnalysisInterrupted(
                 f"{modality} analysis took longer than {self.timeout:g} s and was stopped",
