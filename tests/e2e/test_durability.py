@@ -7,6 +7,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx2 as httpx
 import numpy as np
@@ -93,6 +94,22 @@ def _stored_ids(database_url: str) -> set[str]:
         engine.dispose()
 
 
+def _children(pid: int) -> list[int]:
+    """Direct child processes of ``pid`` (Linux /proc)."""
+    out: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        out += [int(c) for c in (task / "children").read_text().split()]
+    return out
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie."""
+    try:
+        return "\nState:\tZ" not in Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+
+
 def test_acknowledged_sessions_survive_load_and_sigkill(database, tmp_path) -> None:
     env = {"MINDSYNC_ADMIN_TOKEN": ADMIN_TOKEN, "MINDSYNC_RATE_LIMIT_PER_MINUTE": "0"}
     server = ServerProcess(database_url=database, env=env, log=tmp_path / "server.log")
@@ -106,11 +123,19 @@ def test_acknowledged_sessions_survive_load_and_sigkill(database, tmp_path) -> N
         assert set(acked) <= _stored_ids(database)
 
         # Now kill it in the middle of the same load.
+        assert server.process is not None
+        analysis = _children(server.process.pid)
+        assert analysis, "mindsync serve runs its analysis in child processes"
         killer = threading.Timer(2.0, server.kill)
         killer.start()
         _load(server.url, seconds=5, workers=8, acked=acked, errors=errors)
         killer.join()
         assert errors == []
+        # The killed server's analysis processes do not outlive it.
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(_running(pid) for pid in analysis):
+            time.sleep(0.1)
+        assert not any(_running(pid) for pid in analysis), "orphaned analysis processes"
     finally:
         server.stop()
 

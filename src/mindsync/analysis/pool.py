@@ -24,6 +24,7 @@ import multiprocessing
 import os
 import signal
 import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
@@ -44,8 +45,23 @@ _registry: AnalyzerRegistry | None = None
 _started: Any = None  # multiprocessing barrier shared by the first processes of a pool
 
 
+PARENT_CHECK_SECONDS = 1.0
+
+
+def _exit_with(parent: int) -> None:
+    """Exit when ``parent`` is gone. A killed server (SIGKILL, the OOM killer) never closes
+    its queues: the processes would wait on them for ever, holding their memory."""
+    while True:
+        time.sleep(PARENT_CHECK_SECONDS)
+        if os.getppid() != parent:
+            os._exit(0)
+
+
 def _initialise(settings: Settings, started: Any) -> None:
     global _registry, _started
+    threading.Thread(
+        target=_exit_with, args=(os.getppid(),), name="parent-watch", daemon=True
+    ).start()
     # Ctrl-C in a terminal reaches the whole process group; the parent decides when to stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     configure_logging(settings.log_level, json_lines=settings.log_json)
