@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
@@ -56,3 +58,58 @@ def test_postgres_round_trip() -> None:
         with admin.begin() as connection:
             connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+def _migrate_at_once(urls: list[str]) -> list[BaseException]:
+    """Run ``mindsync migrate``'s upgrade for every URL at the same moment, as replicas do."""
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(len(urls))
+
+    def run(url: str) -> None:
+        engine = create_db_engine(url)
+        try:
+            barrier.wait()
+            migrate.upgrade(engine)
+        except BaseException as exc:  # collected for the caller's assertion
+            errors.append(exc)
+        finally:
+            engine.dispose()
+
+    threads = [threading.Thread(target=run, args=(url,), daemon=True) for url in urls]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    stuck = [t for t in threads if t.is_alive()]
+    assert not stuck, f"{len(stuck)} migrations still waiting after 60 s (a deadlock)"
+    return errors
+
+
+@pytest.mark.postgres
+def test_replicas_migrating_a_fresh_postgres_database_at_once_all_succeed() -> None:
+    reason = postgres_reason()
+    if reason:
+        pytest.skip(reason)
+    admin = create_db_engine(PG_DEFAULT_URL)
+    schema = "mindsync_migration_race"
+    with admin.begin() as connection:
+        connection.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    url = PG_DEFAULT_URL + f"?options=-csearch_path%3D{schema}"
+    try:
+        assert _migrate_at_once([url] * 4) == []
+        engine = create_db_engine(url)
+        assert migrate.current_revision(engine) == migrate.head_revision()
+        engine.dispose()
+    finally:
+        with admin.begin() as connection:
+            connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def test_replicas_migrating_a_fresh_sqlite_database_at_once_all_succeed(tmp_path) -> None:
+    url = f"sqlite:///{tmp_path / 'race.db'}"
+    assert _migrate_at_once([url] * 4) == []
+    engine = create_db_engine(url)
+    assert migrate.current_revision(engine) == migrate.head_revision()
+    engine.dispose()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,21 @@ def _prepare_sqlite_path(url: str) -> None:
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
 
 
+def _use_wal(cursor: Any) -> None:
+    """Put the database in WAL mode (it stays so). Switching needs the database to itself
+    and SQLite answers "locked" without waiting while another connection is in a
+    transaction, which happens when several processes open a new database at once."""
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL").fetchone()
+            return  # now WAL, or a database that cannot be (in memory): SQLite says which
+        except sqlite3.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def _configure_sqlite(engine: Engine, *, immediate: bool) -> None:
     """WAL, a busy timeout, foreign keys, and (for writers) BEGIN IMMEDIATE."""
 
@@ -29,9 +45,9 @@ def _configure_sqlite(engine: Engine, *, immediate: bool) -> None:
         # Let SQLAlchemy emit BEGIN itself (see SQLAlchemy's pysqlite "serializable" recipe).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        _use_wal(cursor)
+        cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA secure_delete=ON")
         cursor.close()

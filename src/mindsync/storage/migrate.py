@@ -8,9 +8,12 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+
+#: Key of the PostgreSQL advisory lock that serialises migrations across replicas.
+MIGRATION_LOCK_KEY = 0x6D732D6D69677261  # "ms-migra"; retention uses another key
 
 
 def alembic_config(database_url: str) -> Config:
@@ -22,9 +25,16 @@ def alembic_config(database_url: str) -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the database behind ``engine`` to ``revision``."""
+    """Bring the database behind ``engine`` to ``revision``.
+
+    Safe to run from several replicas at once: on PostgreSQL the first takes an advisory
+    lock for its transaction and the others wait, then find nothing left to do. (SQLite's
+    writer lock does the same.)
+    """
     config = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(select(func.pg_advisory_xact_lock(MIGRATION_LOCK_KEY)))
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
 
