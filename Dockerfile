@@ -25,5 +25,5 @@ ENV PATH=/opt/venv/bin:$PATH \
 USER mindsync
 EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
-    CMD python -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/health', timeout=2).status != 200)"
+    CMD ["mindsync", "health"]
 CMD ["sh", "-c", "mindsync migrate && exec gunicorn -c gunicorn.conf.py"]

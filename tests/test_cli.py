@@ -7,7 +7,12 @@ import os
 import subprocess
 import sys
 
+import pytest
 import sqlalchemy as sa
+
+from mindsync.cli import local_health_url
+from mindsync.core.config import Settings
+from tests.e2e.server import ServerProcess
 
 
 def _run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -110,3 +115,36 @@ def test_analyze_without_inputs_is_a_usage_error() -> None:
     result = _run("analyze", env={})
     assert result.returncode == 2
     assert "--face" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("bind", "url"),
+    [
+        (None, "http://127.0.0.1:8000/health"),
+        ("0.0.0.0:8000", "http://127.0.0.1:8000/health"),
+        ("127.0.0.1:8765", "http://127.0.0.1:8765/health"),
+        ("[::]:9000", "http://[::1]:9000/health"),
+        ("[::1]:9001", "http://[::1]:9001/health"),
+        ("localhost:8001", "http://localhost:8001/health"),
+    ],
+)
+def test_health_checks_the_address_the_server_binds(bind, url) -> None:
+    settings = Settings(_env_file=None, host="127.0.0.1", port=8000)
+    assert local_health_url(bind, settings) == url
+
+
+def test_health_answers_0_for_a_running_server_and_1_for_none(tmp_path) -> None:
+    env = {"MINDSYNC_ADMIN_TOKEN": "h" * 40, "MINDSYNC_ANALYSIS_PROCESSES": "1"}
+    server = ServerProcess(
+        database_url=f"sqlite:///{tmp_path / 'h.db'}", env=env, log=tmp_path / "server.log"
+    )
+    server.start()
+    try:
+        bind = {"MINDSYNC_BIND": f"127.0.0.1:{server.port}"}
+        ok = _run("health", env={"DATABASE_URL": server.database_url, **bind})
+        assert ok.returncode == 0, ok.stderr
+    finally:
+        server.stop()
+    down = _run("health", "--url", server.url + "/health", env={})
+    assert down.returncode == 1
+    assert "did not answer" in down.stderr

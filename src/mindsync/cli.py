@@ -1,4 +1,4 @@
-"""The ``mindsync`` command line: serve, migrate, cleanup, analyze, users and tokens."""
+"""The ``mindsync`` command line: serve, health, migrate, cleanup, analyze, users, tokens."""
 
 from __future__ import annotations
 
@@ -58,6 +58,40 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         log_config=None,
         proxy_headers=True,
     )
+    return 0
+
+
+def local_health_url(bind: str | None, settings: Settings) -> str:
+    """Where this machine reaches the server's ``/health``: from gunicorn's
+    ``MINDSYNC_BIND`` (``host:port``) when set, else ``MINDSYNC_HOST``/``MINDSYNC_PORT``;
+    an address that listens everywhere is reached on loopback."""
+    host, port = settings.host, str(settings.port)
+    if bind:
+        host, _, port = bind.rpartition(":")
+        host = host.strip("[]")
+    host = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}/health"
+
+
+def cmd_health(args: argparse.Namespace, settings: Settings) -> int:
+    """Exit 0 when the server answers ``/health`` with 200 (for container health checks)."""
+    import urllib.error
+    import urllib.request
+
+    url = args.url or local_health_url(os.environ.get("MINDSYNC_BIND"), settings)
+    try:
+        with urllib.request.urlopen(url, timeout=args.timeout) as response:  # noqa: S310
+            status = response.status
+    except urllib.error.HTTPError as exc:
+        status = exc.code
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        sys.stderr.write(f"mindsync: {url} did not answer: {exc}\n")
+        return 1
+    if status != 200:
+        sys.stderr.write(f"mindsync: {url} answered {status}\n")
+        return 1
     return 0
 
 
@@ -207,6 +241,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--reload", action="store_true", help="restart on code changes (dev)")
     serve.add_argument("--workers", type=int, default=1, help="worker processes")
     serve.set_defaults(func=cmd_serve)
+
+    health = commands.add_parser(
+        "health", help="exit 0 when the local server's /health answers 200 (health checks)"
+    )
+    health.add_argument("--url", default=None, help="default: from MINDSYNC_BIND or host/port")
+    health.add_argument("--timeout", type=float, default=2.0, help="seconds to wait")
+    health.set_defaults(func=cmd_health)
 
     migrate = commands.add_parser("migrate", help="apply database migrations")
     migrate.set_defaults(func=cmd_migrate)
