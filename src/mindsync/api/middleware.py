@@ -18,6 +18,7 @@ from mindsync.api.metrics import observe_request
 from mindsync.core.logging import request_id_var
 
 logger = logging.getLogger(__name__)
+access_logger = logging.getLogger("mindsync.access")
 
 _CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -237,7 +238,11 @@ class RequestContextMiddleware:
         route = scope.get("route")
         path = getattr(route, "path", None) or "unmatched"
         duration_ms = (time.perf_counter() - started) * 1000
-        observe_request(scope["method"], path, int(status_holder["status"]), duration_ms / 1000)
+        status = int(status_holder["status"])
+        observe_request(scope["method"], path, status, duration_ms / 1000)
+        if path not in self.skip_metrics:
+            # The access log: the route's template, never the path (ids) or the query.
+            access_logger.info("%s %s %d %.1f ms", scope["method"], path, status, duration_ms)
         if self.metric_sink is None or path in self.skip_metrics:
             return
         try:
