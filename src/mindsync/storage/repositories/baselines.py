@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy import update as sql_update
 from sqlalchemy.orm import Session
 
@@ -16,6 +16,8 @@ Updater = Callable[[tuple[int, float, float] | None, float], tuple[int, float, f
 
 
 _TABLE = UserBaseline.__table__
+#: First key of the per-user advisory locks that serialise baseline updates (PostgreSQL).
+BASELINE_LOCK_NAMESPACE = 0x6D73_6261  # "msba"
 
 
 def get_baselines(*, db: Session, user_id: str) -> dict[str, tuple[int, float, float]]:
@@ -47,14 +49,18 @@ def update_baselines(
 ) -> None:
     """Fold one analysis's ``signals`` into the user's statistics; the caller commits.
 
-    Rows are locked for the update on PostgreSQL (SQLite's writer lock covers it).
+    Concurrent updates of one user's baseline run one after another: on PostgreSQL under
+    a transaction-scoped advisory lock per user (row locks alone deadlocked, and two
+    first analyses raced to insert the same rows), on SQLite under its writer lock.
     """
     names = {signal[:64]: value for signal, value in signals.items()}
+    if db.get_bind().dialect.name == "postgresql":
+        db.execute(
+            select(func.pg_advisory_xact_lock(BASELINE_LOCK_NAMESPACE, func.hashtext(user_id)))
+        )
     query = select(_TABLE.c.signal, _TABLE.c.n, _TABLE.c.mean, _TABLE.c.var).where(
         _TABLE.c.user_id == user_id, _TABLE.c.signal.in_(list(names))
     )
-    if db.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update()
     existing = {signal: (n, mean, var) for signal, n, mean, var in db.execute(query)}
     inserts: list[dict[str, object]] = []
     updates: list[dict[str, object]] = []
