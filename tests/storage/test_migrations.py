@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
+from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
@@ -40,24 +42,32 @@ def test_sqlite_round_trip(tmp_path) -> None:
         engine.dispose()
 
 
-@pytest.mark.postgres
-def test_postgres_round_trip() -> None:
+@contextlib.contextmanager
+def fresh_postgres_schema(schema: str) -> Iterator[str]:
+    """The URL of an empty PostgreSQL schema, dropped afterwards (skips without a server)."""
     reason = postgres_reason()
     if reason:
         pytest.skip(reason)
     admin = create_db_engine(PG_DEFAULT_URL)
-    schema = "mindsync_migration_test"
     with admin.begin() as connection:
         connection.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    engine = create_db_engine(PG_DEFAULT_URL + f"?options=-csearch_path%3D{schema}")
     try:
-        _round_trip(engine)
+        yield PG_DEFAULT_URL + f"?options=-csearch_path%3D{schema}"
     finally:
-        engine.dispose()
         with admin.begin() as connection:
             connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+@pytest.mark.postgres
+def test_postgres_round_trip() -> None:
+    with fresh_postgres_schema("mindsync_migration_test") as url:
+        engine = create_db_engine(url)
+        try:
+            _round_trip(engine)
+        finally:
+            engine.dispose()
 
 
 def _migrate_at_once(urls: list[str]) -> list[BaseException]:
@@ -87,24 +97,11 @@ def _migrate_at_once(urls: list[str]) -> list[BaseException]:
 
 @pytest.mark.postgres
 def test_replicas_migrating_a_fresh_postgres_database_at_once_all_succeed() -> None:
-    reason = postgres_reason()
-    if reason:
-        pytest.skip(reason)
-    admin = create_db_engine(PG_DEFAULT_URL)
-    schema = "mindsync_migration_race"
-    with admin.begin() as connection:
-        connection.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    url = PG_DEFAULT_URL + f"?options=-csearch_path%3D{schema}"
-    try:
+    with fresh_postgres_schema("mindsync_migration_race") as url:
         assert _migrate_at_once([url] * 4) == []
         engine = create_db_engine(url)
         assert migrate.current_revision(engine) == migrate.head_revision()
         engine.dispose()
-    finally:
-        with admin.begin() as connection:
-            connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def test_replicas_migrating_a_fresh_sqlite_database_at_once_all_succeed(tmp_path) -> None:
