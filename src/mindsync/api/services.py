@@ -26,7 +26,7 @@ from mindsync.analysis.fusion import (
 from mindsync.analysis.fusion.recommendations import recommend
 from mindsync.analysis.motion.recording import MotionRecording
 from mindsync.analysis.orchestrator import Orchestrator
-from mindsync.api.errors import ApiError, Conflict
+from mindsync.api.errors import ApiError, Conflict, NotFound
 from mindsync.api.schemas import (
     AnalysisRequest,
     AnalysisResponse,
@@ -40,6 +40,7 @@ from mindsync.storage.models import AnalysisMetric, SessionRecord, UserPreferenc
 from mindsync.storage.repositories import baselines as baselines_repo
 from mindsync.storage.repositories import preferences as prefs_repo
 from mindsync.storage.repositories import sessions as sessions_repo
+from mindsync.storage.repositories import users as users_repo
 
 logger = logging.getLogger(__name__)
 
@@ -247,11 +248,13 @@ def store_analysis(
     signals: dict[str, float],
     duration_seconds: float | None,
     now: datetime,
+    owner_must_exist: bool = False,
 ) -> None:
     """Store the derived result, its per-modality metrics and the user's updated baseline in
     one transaction.
 
-    Raises :class:`Conflict` when the session id is already taken.
+    Raises :class:`Conflict` when the session id is already taken, and :class:`NotFound`
+    when ``owner_must_exist`` and the user's account is gone (erased meanwhile).
     """
     record = SessionRecord(
         id=response.session_id,
@@ -295,6 +298,15 @@ def store_analysis(
         for modality, result in results.items()
     ]
     with factory() as db:
+        if owner_must_exist and response.user_id is not None:
+            # Under the user's lock: an erasure that committed while this was being analysed
+            # must not get data back (an erasure still running waits for this store).
+            users_repo.lock_user(db=db, user_id=response.user_id)
+            if not users_repo.user_exists(db=db, user_id=response.user_id):
+                raise NotFound(
+                    f"user {response.user_id} was erased during the analysis; nothing was stored",
+                    field="user_id",
+                )
         try:
             sessions_repo.add_session(db=db, record=record, metrics=metrics)
             if response.user_id is not None and signals:

@@ -90,6 +90,7 @@ async def analyze(
             signals=signals,
             duration_seconds=body.duration_seconds,
             now=now,
+            owner_must_exist=access.kind == "user",
         )
         response.stored = True
         SESSIONS_STORED.inc()

@@ -40,7 +40,7 @@ from mindsync.analysis.orchestrator import Orchestrator
 from mindsync.analysis.stream import Smoother, StreamAggregate, StreamBuffers
 from mindsync.api import services
 from mindsync.api.deps import Access, authenticate
-from mindsync.api.errors import ApiError
+from mindsync.api.errors import ApiError, NotFound
 from mindsync.api.pending import PendingWork
 from mindsync.api.schemas import AnalysisResponse, AssessmentRead
 
@@ -91,6 +91,7 @@ class StreamSession:
         self.rules = app.state.rules
         self.clock = app.state.clock
         self.user_id, self.may_store = access.analysis_subject(start.get("user_id"))
+        self.owner_must_exist = access.kind == "user"
         interval = start.get("interval_ms", 500)
         if not isinstance(interval, int | float) or not 100 <= interval <= 10_000:
             raise ApiError("interval_ms must be between 100 and 10000", field="interval_ms")
@@ -266,6 +267,7 @@ class StreamSession:
             signals=baseline_signals(assessment, merged),
             duration_seconds=max(0.0, (now - self.started).total_seconds()),
             now=now,
+            owner_must_exist=self.owner_must_exist,
         )
         return True
 
@@ -335,6 +337,8 @@ async def analyze_stream(websocket: WebSocket) -> None:
             stored = await asyncio.shield(store)
         except asyncio.CancelledError:
             raise
+        except NotFound:
+            logger.info("the stream's user was erased meanwhile; nothing was stored")
         except Exception:
             logger.exception("storing the stream's session failed")
         if clean:

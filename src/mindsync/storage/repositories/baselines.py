@@ -5,19 +5,18 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
-from sqlalchemy import bindparam, func, insert, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy import update as sql_update
 from sqlalchemy.orm import Session
 
 from mindsync.storage.models import UserBaseline
+from mindsync.storage.repositories import users as users_repo
 
 #: (previous (n, mean, var) or None, new value) -> new (n, mean, var)
 Updater = Callable[[tuple[int, float, float] | None, float], tuple[int, float, float]]
 
 
 _TABLE = UserBaseline.__table__
-#: First key of the per-user advisory locks that serialise baseline updates (PostgreSQL).
-BASELINE_LOCK_NAMESPACE = 0x6D73_6261  # "msba"
 
 
 def get_baselines(*, db: Session, user_id: str) -> dict[str, tuple[int, float, float]]:
@@ -54,10 +53,7 @@ def update_baselines(
     first analyses raced to insert the same rows), on SQLite under its writer lock.
     """
     names = {signal[:64]: value for signal, value in signals.items()}
-    if db.get_bind().dialect.name == "postgresql":
-        db.execute(
-            select(func.pg_advisory_xact_lock(BASELINE_LOCK_NAMESPACE, func.hashtext(user_id)))
-        )
+    users_repo.lock_user(db=db, user_id=user_id)
     query = select(_TABLE.c.signal, _TABLE.c.n, _TABLE.c.mean, _TABLE.c.var).where(
         _TABLE.c.user_id == user_id, _TABLE.c.signal.in_(list(names))
     )

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, exists, or_, select, update
+from sqlalchemy import delete, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from mindsync.storage.models import (
@@ -66,6 +66,23 @@ def pseudonym(user_id: str) -> str:
     return "erased:" + hashlib.sha256(user_id.encode("utf-8")).hexdigest()[:24]
 
 
+#: First key of the per-user advisory locks (PostgreSQL): baseline updates, stores and
+#: erasure of one user run one after another.
+USER_LOCK_NAMESPACE = 0x6D73_6261  # "msba"
+
+
+def lock_user(*, db: Session, user_id: str) -> None:
+    """Hold the user's lock until ``db``'s transaction ends (PostgreSQL; on SQLite the
+    writer lock already serialises every write transaction)."""
+    if db.get_bind().dialect.name == "postgresql":
+        db.execute(select(func.pg_advisory_xact_lock(USER_LOCK_NAMESPACE, func.hashtext(user_id))))
+
+
+def user_exists(*, db: Session, user_id: str) -> bool:
+    """Whether ``user_id`` has an account (it does not after an erasure)."""
+    return db.scalar(select(User.id).where(User.id == user_id)) is not None
+
+
 def erase_user(*, db: Session, user_id: str) -> ErasureReport:
     """Delete every row about ``user_id`` (sessions, metrics, preferences, baselines, tokens,
     the user).
@@ -73,6 +90,7 @@ def erase_user(*, db: Session, user_id: str) -> ErasureReport:
     The caller commits. Audit events stay, to prove what happened, but name the user only
     by :func:`pseudonym` from then on.
     """
+    lock_user(db=db, user_id=user_id)  # an analysis storing now finishes first, or finds none
     alias = pseudonym(user_id)
     db.execute(
         update(AuditEvent).where(AuditEvent.target_user_id == user_id).values(target_user_id=alias)
