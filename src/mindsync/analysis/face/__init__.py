@@ -7,8 +7,9 @@ server, from its analysis processes) never imports onnxruntime and Pillow.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from mindsync.analysis.lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from mindsync.analysis.face.analyzer import FaceAnalyzer
@@ -25,11 +26,7 @@ _WHERE = {
 __all__ = ["FaceAnalyzer", "FaceQuality", "FaceResult", "HeadPose", "create_analyzer"]
 
 
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+__getattr__ = lazy_attributes(__name__, _WHERE)
 
 
 def create_analyzer(settings: Settings) -> FaceAnalyzer:

@@ -8,8 +8,9 @@ processes, never imports the analyser and scipy.signal.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from mindsync.analysis.lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from mindsync.analysis.motion.analyzer import MotionAnalyzer
@@ -35,11 +36,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+__getattr__ = lazy_attributes(__name__, _WHERE)
 
 
 def create_analyzer(settings: Settings) -> MotionAnalyzer:

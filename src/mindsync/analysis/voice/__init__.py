@@ -10,8 +10,9 @@ whose analysis runs in worker processes, never imports the decoders and scipy.si
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from mindsync.analysis.lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from mindsync.analysis.voice.analyzer import VoiceAnalyzer, create_analyzer
@@ -55,8 +56,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+__getattr__ = lazy_attributes(__name__, _WHERE)
