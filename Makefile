@@ -68,5 +68,5 @@ clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
 
 ## bench: the benchmark harness (writes bench/results/latest.json and latest.md)
-bench: $(STAMP)
+bench: $(TEST_STAMP)
 	$(BIN)/python bench/run.py
