@@ -70,12 +70,12 @@ def _initialise(settings: Settings, started: Any) -> None:
     gc.freeze()  # the models live as long as the process: keep them out of full collections
 
 
-def _ready() -> tuple[int, dict[str, dict[str, Any]], dict[str, str]]:
+def _ready() -> tuple[int, dict[str, dict[str, Any]]]:
     """Wait until every first process has loaded; its pid and what its registry loaded."""
     assert _registry is not None
     if _started is not None:
         _started.wait(START_TIMEOUT_S)
-    return os.getpid(), _registry.describe(), dict(_registry.unavailable)
+    return os.getpid(), _registry.describe()
 
 
 def _analyze(modality: Modality, raw: Any, request_id: str) -> ModalityResult:
@@ -100,7 +100,6 @@ class AnalysisPool:
         self._lock = threading.Lock()
         self._executor: ProcessPoolExecutor | None = None
         self.description: dict[str, dict[str, Any]] = {}
-        self.unavailable: dict[str, str] = {}
         self.restarts = 0
 
     def _new_executor(self, barrier: Any) -> ProcessPoolExecutor:
@@ -125,8 +124,8 @@ class AnalysisPool:
         except Exception as exc:
             executor.shutdown(wait=False, cancel_futures=True)
             raise RuntimeError(f"the analysis processes did not start: {exc!r}") from exc
-        pids = sorted(pid for pid, _, _ in answers)
-        _, self.description, self.unavailable = answers[0]
+        pids = sorted(pid for pid, _ in answers)
+        self.description = answers[0][1]
         self._executor = executor
         logger.info("analysis pool ready: %d processes %s", len(pids), pids)
 
