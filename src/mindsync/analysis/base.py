@@ -33,7 +33,14 @@ class ModalityResult(BaseModel):
         description="'ok' when estimates are present; 'no_signal' when the input held none."
     )
     reason: str | None = Field(
-        default=None, description="Why there is no estimate, when status is 'no_signal'."
+        default=None,
+        description="Why there is no estimate (or why part of it is missing), in words a user "
+        "can act on.",
+    )
+    reason_code: str | None = Field(
+        default=None,
+        description="A stable, machine-readable code for ``reason`` (for instance "
+        "'face_too_small', 'not_speech_tone'); each analyser documents its codes.",
     )
     quality: float = Field(ge=0.0, le=1.0, description="Data quality, 0 (unusable) to 1.")
     confidence: float | None = Field(
