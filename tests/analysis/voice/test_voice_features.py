@@ -14,14 +14,16 @@ from tests.analysis.voice.voice_audio import FORMATS, SPEECH_FILES, encode, load
 # How far a feature may move between the WAV original and any lossy/lossless re-encoding
 # (MP3, Vorbis, Opus, AAC at FFmpeg's default bitrates; stereo written as L, 0.8 L which
 # lowers the mono level by 0.9 dB). Measured worst cases on the four shipped clips were about
-# half of these.
+# half of these; the f0, HNR and shimmer figures were widened (f0 SD 0.2 -> 0.35, mean 0.3 ->
+# 0.35, range 0.6 -> 1.0, HNR 0.75 -> 1.0, shimmer 1.5 -> 2.0) when weak voiced frames next to
+# clear ones started to count (issue 14): quiet and breathy frames move most under lossy codecs.
 TOLERANCE: dict[str, float] = {
-    "f0_mean_st": 0.3,
-    "f0_sd_st": 0.2,
-    "f0_range_st": 0.6,
+    "f0_mean_st": 0.35,
+    "f0_sd_st": 0.35,
+    "f0_range_st": 1.0,
     "jitter_local_pct": 2.0,
-    "shimmer_local_pct": 1.5,
-    "hnr_db": 0.75,
+    "shimmer_local_pct": 2.0,
+    "hnr_db": 1.0,
     "loudness_dbfs": 1.75,
     "loudness_sd_db": 1.0,
     "articulation_rate_sps": 0.6,
@@ -100,8 +102,8 @@ def test_real_speech_gives_plausible_values() -> None:
         assert -50 < f["loudness_dbfs"] < -5
         assert 1.0 < f["articulation_rate_sps"] < 8.0
         assert 0 < f["f0_range_st"] < 24
-    # Sentence-final pauses: arctic a0007 has one pause inside the utterance.
-    assert male.features["pause_fraction"] > 0
+    # The audiobook sentence has pauses between its phrases.
+    assert run(load("librivox_0890.wav")).features["pause_fraction"] > 0
     assert 0.6 < male.speech_fraction <= 1.0
     assert male.snr_db is not None and male.snr_db > 15
 

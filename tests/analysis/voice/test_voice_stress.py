@@ -22,6 +22,7 @@ from mindsync.analysis.voice import (
     score_stress,
 )
 from mindsync.analysis.voice.decode import SAMPLE_RATE, DecodedAudio
+from mindsync.analysis.voice.scoring import weights_for
 from mindsync.core.config import Settings
 from tests.analysis.voice.voice_audio import apply_filters, b64, encode, load, semitone_rate
 
@@ -70,7 +71,7 @@ def test_higher_faster_louder_scores_higher(analyzer: VoiceAnalyzer, name: str) 
     assert base.stress_level is not None and high.stress_level is not None
     assert high.stress_level > base.stress_level + 0.05
     assert high.features is not None and base.features is not None
-    assert high.features["f0_mean_st"] == pytest.approx(base.features["f0_mean_st"] + 3, abs=0.4)
+    assert high.features["f0_mean_st"] == pytest.approx(base.features["f0_mean_st"] + 3, abs=0.5)
     assert high.features["loudness_dbfs"] > base.features["loudness_dbfs"] + 4.5
 
 
@@ -83,15 +84,29 @@ def test_higher_faster_louder_scores_higher(analyzer: VoiceAnalyzer, name: str) 
     ],
 )
 @pytest.mark.parametrize("name", LONG_CLIPS)
-def test_each_arousal_cue_alone_raises_its_feature_and_the_score(
+def test_each_arousal_cue_alone_raises_its_feature_and_the_personal_score(
     analyzer: VoiceAnalyzer, name: str, chain: list[tuple[str, str]], feature: str
 ) -> None:
     x = load(name)
     base, varied = analyze(analyzer, x), analyze(analyzer, apply_filters(x, chain))
     assert base.features is not None and varied.features is not None
     assert varied.features[feature] > base.features[feature]
-    assert varied.stress_level is not None and base.stress_level is not None
-    assert varied.stress_level > base.stress_level
+    # Against the speaker's own baseline (same voice, same microphone) every cue counts.
+    personal = FeatureReference.from_samples(
+        [base.features, analyze(analyzer, apply_filters(x, [("volume", "-1dB")])).features or {}],
+        source="personal",
+    )
+    high, low = score_stress(varied.features, personal), score_stress(base.features, personal)
+    assert high.level is not None and low.level is not None
+    assert high.level > low.level
+
+
+def test_level_alone_does_not_move_the_population_score(analyzer: VoiceAnalyzer) -> None:
+    # Microphone gain is not vocal effort: against the population the score ignores dBFS.
+    x = load("librivox_0890.wav")
+    base, louder = analyze(analyzer, x), analyze(analyzer, apply_filters(x, [("volume", "6dB")]))
+    assert base.stress_level is not None and louder.stress_level is not None
+    assert louder.stress_level == pytest.approx(base.stress_level, abs=0.03)
 
 
 def test_lower_slower_quieter_scores_lower(analyzer: VoiceAnalyzer) -> None:
@@ -206,7 +221,7 @@ def test_score_is_one_half_at_the_reference_mean(analyzer: VoiceAnalyzer) -> Non
 def test_score_is_monotonic_in_each_weighted_feature(analyzer: VoiceAnalyzer) -> None:
     ref = analyzer.reference
     at_mean = {k: s.mean for k, s in ref.stats.items()}
-    for name, (sign, _) in STRESS_WEIGHTS.items():
+    for name, (sign, _) in weights_for("population").items():
         levels = []
         for z in (-2.0, -1.0, 0.0, 1.0, 2.0):
             f = dict(at_mean)

@@ -14,6 +14,7 @@ from mindsync.analysis.errors import InputError, ModelLoadError, PayloadTooLarge
 from mindsync.analysis.payload import decode_base64
 from mindsync.analysis.voice.decode import FIELD, SAMPLE_RATE, DecodedAudio, decode_audio
 from mindsync.analysis.voice.features import SpeechMeasures, measure
+from mindsync.analysis.voice.nonspeech import SoundCues, sound_cues
 from mindsync.analysis.voice.result import VoiceQuality, VoiceResult
 from mindsync.analysis.voice.scoring import FeatureReference, reference_trust, score_stress
 from mindsync.analysis.voice.vad import FRAME_LEN, speech_mask
@@ -28,7 +29,15 @@ MIN_DURATION_SECONDS = 0.5
 SILENCE_PEAK = 1e-4  # -80 dBFS: digital silence or a muted microphone
 MIN_SPEECH_SECONDS = 0.75
 MIN_VOICED_SECONDS = 0.25
+# Less speech than this is "no speech heard" rather than "too little speech".
+NO_SPEECH_SECONDS = 0.2
 NO_SIGNAL_MAX_QUALITY = 0.2
+# Speech level (mean dBFS of speech frames) for the quality's level factor: full at
+# LEVEL_FULL_DBFS (a close or well-gained microphone), half at -45 dBFS, floor at
+# LEVEL_ZERO_DBFS, where typical laptop-microphone and room noise (-60 to -70 dBFS) leave
+# about 10 dB of SNR and the weak parts of speech drown.
+LEVEL_FULL_DBFS = -35.0
+LEVEL_ZERO_DBFS = -55.0
 # Confidence is capped by how well the reference can stand for this speaker: the shipped
 # population is small and mixes speakers; a personal baseline grows more trusted with use.
 
@@ -40,16 +49,26 @@ def _ramp(value: float, lo: float, hi: float) -> float:
     return min(1.0, max(0.0, (value - lo) / (hi - lo)))
 
 
-def audio_quality(m: SpeechMeasures) -> float:
-    """Combine SNR, clipping, speech amount and speech fraction into one 0-1 quality.
+def level_factor(m: SpeechMeasures) -> float:
+    """0-1: how loud the speech was (1 from -35 dBFS, 0.5 at -45, 0 at -55 and below)."""
+    level = m.features.get("loudness_dbfs")
+    if level is None:
+        return 0.0
+    return round(_ramp(level, LEVEL_ZERO_DBFS, LEVEL_FULL_DBFS), 4)
 
-    A geometric mean, so that one bad factor pulls it down without zeroing it alone.
+
+def audio_quality(m: SpeechMeasures) -> float:
+    """Combine SNR, clipping, speech amount, speech fraction and level into one 0-1 quality.
+
+    A geometric mean, so that one bad factor pulls it down without zeroing it alone: quiet
+    speech is analysed with a lower quality, not refused.
     """
     parts = [
         _ramp(m.snr_db if m.snr_db is not None else -10.0, 5.0, 25.0),
         1.0 - _ramp(m.clipping_fraction, 0.0, 0.05),
         _ramp(m.speech_seconds, 0.0, 3.0),
         _ramp(m.speech_fraction, 0.0, 0.3),
+        level_factor(m),
     ]
     logs = [math.log(max(p, 0.01)) for p in parts]
     return round(math.exp(sum(logs) / len(logs)), 4)
@@ -132,13 +151,17 @@ class VoiceAnalyzer(Analyzer[DecodedAudio, VoiceResult]):
         else:
             vad = np.zeros(x.shape[0] // FRAME_LEN, dtype=bool)
         m = measure(x, vad)
+        cues = sound_cues(x) if peak >= SILENCE_PEAK else None
         quality = audio_quality(m)
+        level = m.features.get("loudness_dbfs")
         qual = VoiceQuality(
             snr_db=None if m.snr_db is None else round(m.snr_db, 2),
             clipping_fraction=round(m.clipping_fraction, 6),
             speech_fraction=round(m.speech_fraction, 4),
             speech_seconds=round(m.speech_seconds, 3),
             duration_seconds=round(duration, 3),
+            speech_level_dbfs=None if level is None else round(level, 2),
+            level_factor=level_factor(m),
         )
         common: dict[str, Any] = {
             "speech_seconds": qual.speech_seconds,
@@ -148,15 +171,20 @@ class VoiceAnalyzer(Analyzer[DecodedAudio, VoiceResult]):
             "audio_quality": qual,
             "codec": data.codec,
         }
-        reason = self._no_signal_reason(duration, peak, m)
-        if reason is None:
+        refusal = self._no_signal_reason(duration, peak, m, cues)
+        if refusal is None:
             estimate = score_stress(m.features, reference)
             if estimate.level is None:
-                reason = "too few voice features could be measured in this recording"
-        if reason is not None:
+                refusal = (
+                    "too_few_features",
+                    "too few voice features could be measured in this recording",
+                )
+        if refusal is not None:
+            code, reason = refusal
             return VoiceResult(
                 status="no_signal",
                 reason=reason,
+                reason_code=code,
                 quality=min(quality, NO_SIGNAL_MAX_QUALITY),
                 confidence=None,
                 features=None,
@@ -176,20 +204,43 @@ class VoiceAnalyzer(Analyzer[DecodedAudio, VoiceResult]):
         )
 
     @staticmethod
-    def _no_signal_reason(duration: float, peak: float, m: SpeechMeasures) -> str | None:
+    def _no_signal_reason(
+        duration: float, peak: float, m: SpeechMeasures, cues: SoundCues | None
+    ) -> tuple[str, str] | None:
+        """``(reason_code, reason)`` when the clip holds no analysable speech, else ``None``.
+
+        Codes (documented in docs/models/voice.md): ``too_short``, ``silent``,
+        ``not_speech_tone``, ``not_speech_music``, ``no_speech``.
+        """
         if duration < MIN_DURATION_SECONDS:
             return (
-                f"the recording is {duration:.2f} s long; at least {MIN_DURATION_SECONDS} s needed"
+                "too_short",
+                f"the recording is {duration:.2f} s long; at least {MIN_DURATION_SECONDS} s needed",
             )
-        if peak < SILENCE_PEAK:
-            return "the recording is silent"
+        if peak < SILENCE_PEAK or cues is None:
+            return "silent", "the recording is silent"
+        kind = cues.kind()
+        if kind == "tone":
+            where = f" near {cues.tone_hz:.0f} Hz" if cues.tone_hz else ""
+            return (
+                "not_speech_tone",
+                f"no speech: the sound is a steady tone, beep or hum{where}",
+            )
+        if kind == "music":
+            return (
+                "not_speech_music",
+                "no speech: the sound is music or another non-speech sound with a steady beat",
+            )
+        if m.speech_seconds < NO_SPEECH_SECONDS:
+            return "no_speech", "no speech was heard in the recording"
         if m.speech_seconds < MIN_SPEECH_SECONDS:
             return (
+                "too_short",
                 f"only {m.speech_seconds:.2f} s of speech was detected; "
-                f"at least {MIN_SPEECH_SECONDS} s is needed"
+                f"at least {MIN_SPEECH_SECONDS} s is needed",
             )
         if m.voiced_seconds < MIN_VOICED_SECONDS:
-            return "no voiced speech was found (noise or unvoiced sound only)"
+            return "no_speech", "no voiced speech was found (noise or unvoiced sound only)"
         return None
 
     def describe(self) -> dict[str, Any]:
@@ -197,7 +248,8 @@ class VoiceAnalyzer(Analyzer[DecodedAudio, VoiceResult]):
         ref = self._reference
         return {
             "analyzer": type(self).__name__,
-            "pipeline": "PyAV decode -> WebRTC VAD -> YIN f0 + prosody/voice-quality features",
+            "pipeline": "PyAV decode -> tone/music check -> level-normalised WebRTC VAD -> "
+            "YIN f0 + prosody/voice-quality features",
             "reference": None
             if ref is None
             else {"source": ref.source, "n": ref.n, "features": len(ref.stats)},

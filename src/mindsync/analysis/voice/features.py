@@ -18,13 +18,14 @@ and pysptk need compilers or lack wheels, Praat bindings are GPL), hence this mo
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy import fft as sfft
-from scipy.signal import find_peaks
+from scipy.signal import butter, find_peaks, sosfilt
 
 from mindsync.analysis.voice.decode import SAMPLE_RATE, resample
 from mindsync.analysis.voice.vad import FRAME_LEN, runs
@@ -42,6 +43,11 @@ TAU_MAX = int(math.ceil(PITCH_RATE / F0_MIN))  # 134
 N_FFT = 512
 YIN_THRESHOLD = 0.15  # first dip of the cumulative-mean-normalised difference below this
 VOICING_MAX_APERIODICITY = 0.35  # frames whose best dip stays above this are unvoiced
+# ... unless they continue a voiced frame and stay below this (pYIN's voicing prior puts
+# half its mass on thresholds up to 0.5 for the same reason: breathy and quiet voice).
+VOICING_WEAK_APERIODICITY = 0.5
+HIGHPASS_HZ = 50.0  # below F0_MIN with a 4th-order slope: a 60 Hz voice keeps its harmonics
+YIN_BLOCK = 512  # frames per block
 MIN_VOICED_RUN = 4  # frames (40 ms)
 ST_REF_HZ = 27.5
 MIN_PAUSE_S = 0.15
@@ -106,16 +112,39 @@ def track_f0(x: np.ndarray, candidate: np.ndarray) -> tuple[np.ndarray, np.ndarr
         return f0, nccf
     x8 = resample(x.astype(np.float32, copy=False), 1, SAMPLE_RATE // PITCH_RATE)
     x8 -= x8.mean()
+    # Rumble and mains hum below the voice's f0 do not cancel at the period, so a quiet voice
+    # over a fan or a laptop's hum looked aperiodic; they are removed before YIN.
+    x8 = sosfilt(_highpass(), x8).astype(np.float32)
     length = P_WIN + TAU_MAX
     padded = np.concatenate((x8, np.zeros(length, dtype=np.float32)))
-    offsets = starts[idx] // 2
+    cs_all = np.concatenate(([0.0], np.cumsum(padded.astype(np.float64) ** 2)))
+    # Blocks of frames keep the (frames x lags) arrays in cache: one block for the whole of a
+    # 60 s clip made the cost grow faster than the clip.
+    for a in range(0, idx.size, YIN_BLOCK):
+        sel = idx[a : a + YIN_BLOCK]
+        f0_b, nccf_b = _yin(padded, cs_all, starts[sel] // 2)
+        f0[sel] = f0_b
+        nccf[sel] = nccf_b
+    return _clean_track(f0, nccf)
+
+
+def _yin(
+    padded: np.ndarray, cs_all: np.ndarray, offsets: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """YIN on the 8 kHz frames starting at ``offsets``: f0 (Hz) and nccf, NaN where unvoiced.
+
+    A frame is voiced when its best dip of the cumulative-mean-normalised difference is
+    below :data:`VOICING_MAX_APERIODICITY`, or below :data:`VOICING_WEAK_APERIODICITY` next
+    to a clearly voiced frame (hysteresis, as in edge detection: a quiet or breathy syllable
+    is kept when it continues a voiced one, while isolated noise frames stay unvoiced).
+    """
+    length = P_WIN + TAU_MAX
     frames = sliding_window_view(padded, length)[offsets]
     spec_full = sfft.rfft(frames, N_FFT, axis=1)
     spec_head = sfft.rfft(frames[:, :P_WIN], N_FFT, axis=1)
     r = sfft.irfft(spec_full * np.conj(spec_head), N_FFT, axis=1)[:, : TAU_MAX + 1]
     r = r.astype(np.float64)
     # Window energies from one running sum of the whole signal, gathered per frame and lag.
-    cs_all = np.concatenate(([0.0], np.cumsum(padded.astype(np.float64) ** 2)))
     taus = np.arange(TAU_MAX + 1)
     lo = offsets[:, None] + taus[None, :]
     e_tau = cs_all[lo + P_WIN] - cs_all[lo]
@@ -133,9 +162,9 @@ def track_f0(x: np.ndarray, candidate: np.ndarray) -> tuple[np.ndarray, np.ndarr
     dips = (seg < YIN_THRESHOLD) & (seg <= right) & (seg < left)
     has_dip = dips.any(axis=1)
     best = np.where(has_dip, dips.argmax(axis=1), seg.argmin(axis=1)) + TAU_MIN
-    rows = np.arange(idx.size)
+    rows = np.arange(offsets.size)
     aperiodicity = dn[rows, best]
-    voiced = aperiodicity < VOICING_MAX_APERIODICITY
+    voiced = _hysteresis(aperiodicity, offsets)
     # Parabolic interpolation of the dip for sub-sample periods.
     a, b, c = dn[rows, best - 1], dn[rows, best], dn[rows, np.minimum(best + 1, TAU_MAX)]
     denom = a - 2.0 * b + c
@@ -146,9 +175,35 @@ def track_f0(x: np.ndarray, candidate: np.ndarray) -> tuple[np.ndarray, np.ndarr
         corr = r[rows, best] / np.sqrt(e0[:, 0] * e_tau[rows, best])
     f0_sel = PITCH_RATE / period
     ok = voiced & np.isfinite(corr) & (f0_sel >= F0_MIN) & (f0_sel <= F0_MAX)
-    f0[idx[ok]] = f0_sel[ok]
-    nccf[idx[ok]] = np.clip(corr[ok], 0.0, 1.0)
-    return _clean_track(f0, nccf)
+    f0 = np.where(ok, f0_sel, np.nan)
+    nccf = np.where(ok, np.clip(corr, 0.0, 1.0), np.nan)
+    return f0, nccf
+
+
+def _hysteresis(aperiodicity: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Voiced frames: strong ones, plus runs of weak ones that touch a strong one.
+
+    Frames are neighbours when their offsets are one hop apart (the frames given need not
+    be contiguous: only speech frames are analysed).
+    """
+    strong = aperiodicity < VOICING_MAX_APERIODICITY
+    weak = aperiodicity < VOICING_WEAK_APERIODICITY
+    if not weak.any():
+        return strong
+    # Label runs of consecutive weak frames; keep a run when it holds a strong frame.
+    breaks = np.ones(weak.size, dtype=bool)
+    breaks[1:] = ~weak[1:] | ~weak[:-1] | (np.diff(offsets) != P_HOP)
+    run_id = np.cumsum(breaks)
+    has_strong = np.zeros(run_id[-1] + 1, dtype=bool)
+    has_strong[run_id[strong]] = True
+    return weak & has_strong[run_id]
+
+
+@functools.lru_cache(maxsize=1)
+def _highpass() -> np.ndarray:
+    """4th-order Butterworth high-pass at :data:`HIGHPASS_HZ` for the 8 kHz pitch signal."""
+    # Not frozen: scipy's sosfilt wants a writable buffer (it does not write to it).
+    return butter(4, HIGHPASS_HZ, btype="highpass", fs=PITCH_RATE, output="sos")
 
 
 def _clean_track(f0: np.ndarray, nccf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -252,9 +307,13 @@ def _spectral_balance(x: np.ndarray, voiced_idx: np.ndarray) -> tuple[float, flo
         return None
     centres = voiced_idx * HOP + WIN // 2
     padded = np.concatenate((np.zeros(SPEC_N // 2), x, np.zeros(SPEC_N // 2)))
-    frames = sliding_window_view(padded, SPEC_N)[centres]
-    power = np.abs(np.fft.rfft(frames * np.hanning(SPEC_N), axis=1)) ** 2
-    ltas = power.mean(axis=0)
+    view = sliding_window_view(padded, SPEC_N)
+    window = np.hanning(SPEC_N)
+    ltas = np.zeros(SPEC_N // 2 + 1)
+    for a in range(0, centres.size, YIN_BLOCK):  # blocks: see track_f0
+        frames = view[centres[a : a + YIN_BLOCK]]
+        ltas += (np.abs(np.fft.rfft(frames * window, axis=1)) ** 2).sum(axis=0)
+    ltas /= centres.size
     freqs = np.fft.rfftfreq(SPEC_N, 1.0 / SAMPLE_RATE)
     low = ltas[(freqs >= 50) & (freqs < 1000)].sum()
     high = ltas[(freqs >= 1000) & (freqs < 5000)].sum()

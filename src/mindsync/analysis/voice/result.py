@@ -21,6 +21,16 @@ class VoiceQuality(BaseModel):
     speech_fraction: float = Field(ge=0.0, le=1.0, description="Share of the clip with speech.")
     speech_seconds: float = Field(ge=0.0)
     duration_seconds: float = Field(ge=0.0)
+    speech_level_dbfs: float | None = Field(
+        default=None, description="Mean level of the speech frames, dBFS; null without speech."
+    )
+    level_factor: float = Field(
+        default=1.0,
+        ge=0.0,
+        le=1.0,
+        description="How loud the speech was for analysis: 1 at -35 dBFS and above, 0.5 at "
+        "-45 dBFS (quiet: analysed, with lower quality), near 0 at -55 dBFS.",
+    )
 
 
 class VoiceResult(ModalityResult):

@@ -34,6 +34,15 @@ STRESS_WEIGHTS: dict[str, tuple[int, float]] = {
     "alpha_ratio_db": (+1, 0.15),
     "hammarberg_db": (-1, 0.10),
 }
+# Against the population reference these carry no weight (they stay in ``features`` and count
+# against a personal baseline): mean f0 says more about who speaks than how (women's and
+# children's voices sit 9-12 semitones above men's, Hillenbrand et al. 1995, while arousal
+# moves a speaker's f0 by a few semitones, Juslin & Laukka 2003), and level in dBFS says more
+# about the microphone's gain and distance than about vocal effort, whose level-free correlate
+# is the spectral balance that stays weighted (alpha ratio, Hammarberg index; Nordenberg &
+# Sundberg 2004). Against one's own baseline, voice and microphone are the same, and both
+# weigh in.
+SPEAKER_DEPENDENT: frozenset[str] = frozenset({"f0_mean_st", "loudness_dbfs"})
 # A z-score is clipped to this many standard deviations, so that one wild feature (an octave
 # error, a shouted word) cannot decide the score alone.
 Z_CLIP = 3.0
@@ -144,17 +153,30 @@ class StressEstimate:
     drivers: list[Driver]
 
 
+def weights_for(source: ReferenceSource) -> dict[str, tuple[int, float]]:
+    """The (direction, weight) of each scored feature against a reference of ``source``.
+
+    A personal baseline uses all of :data:`STRESS_WEIGHTS`; the population reference leaves
+    out :data:`SPEAKER_DEPENDENT` (the weights of the others are unchanged).
+    """
+    if source == "personal":
+        return dict(STRESS_WEIGHTS)
+    return {k: v for k, v in STRESS_WEIGHTS.items() if k not in SPEAKER_DEPENDENT}
+
+
 def score_stress(features: Mapping[str, float], reference: FeatureReference) -> StressEstimate:
     """Score ``features`` against ``reference``: a logistic of the weighted mean z-score.
 
-    Pure and deterministic. Features missing from either side are skipped; if less than
-    :data:`MIN_WEIGHT_COVERED` of the weight remains, ``level`` is ``None``.
+    Pure and deterministic. The weights are :func:`weights_for` the reference's source.
+    Features missing from either side are skipped; if less than :data:`MIN_WEIGHT_COVERED`
+    of the weight remains, ``level`` is ``None``.
     """
-    total_weight = sum(w for _, w in STRESS_WEIGHTS.values())
+    weights = weights_for(reference.source)
+    total_weight = sum(w for _, w in weights.values())
     used_weight = 0.0
     raw_sum = 0.0
     parts: list[Driver] = []
-    for name, (sign, weight) in STRESS_WEIGHTS.items():
+    for name, (sign, weight) in weights.items():
         value = features.get(name)
         if value is None or not math.isfinite(value):
             continue

@@ -15,18 +15,44 @@ VAD_MODE = 2
 MAX_GAP_FRAMES = 3
 # Islands of "speech" shorter than this are removed (clicks, bumps), in frames.
 MIN_ISLAND_FRAMES = 3
+# WebRTC's VAD has absolute energy floors tuned for telephone levels: a quiet talker at arm's
+# length from a laptop (speech at -45 dBFS) lost most of its frames. The clip is raised so
+# that its loud frames (this percentile of frame RMS) sit at VAD_TARGET_DBFS before the VAD
+# sees it; never lowered (raising a clip raises its pauses' noise floor too, and the VAD then
+# hears the pauses as speech: clips at ordinary levels keep the VAD's tuned behaviour), and
+# raised by at most VAD_MAX_GAIN_DB so that a silent room is not made into a loud one. The
+# features are measured on the clip as it came.
+VAD_LOUD_PERCENTILE = 95.0
+VAD_TARGET_DBFS = -30.0
+VAD_MAX_GAIN_DB = 40.0
+
+
+def vad_gain(samples: np.ndarray) -> float:
+    """The linear gain :func:`speech_mask` applies before the VAD (1.0 to +40 dB)."""
+    n_frames = samples.shape[0] // FRAME_LEN
+    if n_frames == 0:
+        return 1.0
+    frames = samples[: n_frames * FRAME_LEN].astype(np.float64).reshape(n_frames, FRAME_LEN)
+    rms = np.sqrt(np.mean(frames**2, axis=1))
+    loud = float(np.percentile(rms, VAD_LOUD_PERCENTILE))
+    if loud <= 0.0:
+        return 1.0
+    gain = 10 ** (VAD_TARGET_DBFS / 20) / loud
+    return float(min(max(gain, 1.0), 10 ** (VAD_MAX_GAIN_DB / 20)))
 
 
 def speech_mask(samples: np.ndarray) -> np.ndarray:
     """Return one bool per 30 ms frame of ``samples`` (shape (N,), 16 kHz): True where speech.
 
+    Level-invariant from -60 to 0 dBFS: the clip is raised by :func:`vad_gain` first.
     Thread-safe: a new ``webrtcvad.Vad`` is made per call (the C object keeps state).
     The trailing partial frame is dropped.
     """
     n_frames = samples.shape[0] // FRAME_LEN
     if n_frames == 0:
         return np.zeros(0, dtype=bool)
-    pcm = (np.clip(samples[: n_frames * FRAME_LEN], -1.0, 1.0) * 32767.0).astype("<i2")
+    gain = vad_gain(samples)
+    pcm = (np.clip(samples[: n_frames * FRAME_LEN] * gain, -1.0, 1.0) * 32767.0).astype("<i2")
     raw = pcm.tobytes()
     vad = webrtcvad.Vad(VAD_MODE)
     step = FRAME_LEN * 2
