@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -32,12 +32,15 @@ class FaceImage:
     ``image``: RGB, EXIF orientation applied, long side ≤ ``WORKING_LONG_SIDE``.
     ``original_size``: (width, height) as stored in the file, before orientation.
     ``scale``: working pixels per original pixel (≤ 1).
+    ``focus``: the point (x, y), as fractions 0–1 of the upright image's width and height,
+    of the face the client wants analysed; ``None``: the largest face.
     """
 
     image: Image.Image
     original_size: tuple[int, int]
     scale: float
     format: str
+    focus: tuple[float, float] | None = None
 
 
 def _to_8bit(image: Image.Image) -> Image.Image:
@@ -55,6 +58,42 @@ def sniff_format(data: bytes) -> str | None:
     if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "WEBP"
     return None
+
+
+def parse_focus(value: object) -> tuple[float, float]:
+    """A focus point: two finite numbers in [0, 1] (x, y as fractions of width and height).
+
+    Raises :class:`InputError` naming ``face_focus`` otherwise.
+    """
+    if isinstance(value, dict):
+        value = (value.get("x"), value.get("y"))
+    if (
+        isinstance(value, list | tuple)
+        and len(value) == 2
+        and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+        and all(0.0 <= float(v) <= 1.0 for v in value)
+    ):
+        return float(value[0]), float(value[1])
+    raise InputError(
+        "face_focus must be {x, y} with each between 0 and 1 (fractions of the image's "
+        "width and height)",
+        field="face_focus",
+    )
+
+
+def decode_face_input(raw: object, *, max_bytes: int, max_pixels: int) -> FaceImage:
+    """Decode ``face_image``, alone (a string) or with a focus point.
+
+    ``raw`` is the base64 string, or a mapping ``{"image": <base64>, "focus": {x, y}}``
+    (the API builds it from ``face_image`` and ``face_focus``).
+    """
+    if isinstance(raw, dict):
+        focus = raw.get("focus")
+        decoded = decode_face_image(raw.get("image"), max_bytes=max_bytes, max_pixels=max_pixels)
+        if focus is None:
+            return decoded
+        return replace(decoded, focus=parse_focus(focus))
+    return decode_face_image(raw, max_bytes=max_bytes, max_pixels=max_pixels)
 
 
 def decode_face_image(raw: object, *, max_bytes: int, max_pixels: int) -> FaceImage:
