@@ -36,10 +36,14 @@ NMS_IOU = 0.3  # MediaPipe's min_suppression_threshold, both models
 MERGE_OVERLAP = 0.5
 MERGE_MAX_SIZE_RATIO = 2.0  # widths within this factor
 # Tiles (full-range model): square, 0.6 of the frame's long side, never more than its short
-# side. In a tile a face is 1/0.6 = 1.7× larger in the model's input than in the whole frame,
-# which moves the smallest face found from about 8 % to about 5 % of the frame's width.
+# side. In a tile a face is up to 1/0.6 = 1.7× larger in the model's input than in the whole
+# frame, which moves the smallest face found from about 8 % to about 5 % of the frame's
+# width. Tiles replace the whole-frame pass: a face narrower than the tiles' overlap (≥ 12 %
+# of the frame) lies inside one tile, and wider ones are the short-range model's range.
 TILE_SHARE = 0.6
-TILE_MIN_SIDE = 640  # below this long side a tile would only enlarge faces under ~25 px
+# Below this long side no tiles: the faces they would add (under 8 % of the frame) are
+# under ~75 px wide, and the whole-frame pass is cheaper than 2-4 tiles.
+TILE_MIN_SIDE = 960
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,12 +312,14 @@ class FaceDetector:
         enough, in overlapping tiles, merged, largest first.
 
         Finds faces down to about 8 % of the frame's width on the whole frame and about 5 %
-        with tiles. Costs one (whole frame; skipped when ``whole`` gives its result) plus 2–4
-        (tiles) full-range runs.
+        with tiles. Costs one full-range run (whole frame) or, for frames whose long side is
+        at least ``TILE_MIN_SIDE``, 2 (16:9) to 4 (4:3) runs on tiles; ``whole`` is a
+        whole-frame result already at hand, merged in instead of run again.
         """
         if self.full is None:
             return []
-        found = [self.full.find(image) if whole is None else whole]
-        if tiles:
-            found += [self.full.find(image, region) for region in tile_regions(*image.size)]
-        return merge_detections(*found)
+        regions = tile_regions(*image.size) if tiles else []
+        if not regions:
+            return self.full.find(image) if whole is None else whole
+        found = [self.full.find(image, region) for region in regions]
+        return merge_detections(*found, whole or [])
