@@ -200,9 +200,12 @@ class StreamAggregate:
 # mouth several times a second (syllables at 4-5 Hz), so frames analysed every 0.5 s land on
 # different mouth shapes. Measured (docs/models/face.md): over 2.5 s windows of a real
 # speaking face sampled at 2 Hz ("carphone", 120 frames; 60 windows of 5 frames) the range
-# is 0.2 or more in 90 % of windows (5th percentile 0.18); a still face perturbed as a webcam would (±3 px, ±3 % scale, noise, JPEG q80)
-# varied by at most 0.16 (7 real faces, 12 frames each).
+# is 0.2 or more in 90 % of windows (5th percentile 0.18). A still face perturbed as a
+# webcam would (±3 px, ±3 % scale, noise, JPEG q80; 7 real faces, 12 frames each) varied by
+# 0.00-0.06 on faces over 180 px and by up to 0.16 on smaller ones: between the two limits
+# the lips are neither clearly moving nor clearly still.
 LIP_MOTION_RANGE = 0.2
+LIP_STILL_RANGE = 0.05
 LIP_WINDOW_S = 2.5  # frames older than this (client time) are forgotten
 LIP_MIN_FRAMES = 3
 VOICE_FRESH_S = 5.0  # a voice verdict older than this no longer says what is heard now
@@ -220,8 +223,8 @@ class SpeakingTracker:
     A face is speaking when its lips move (``mouth_open`` varies by at least
     ``LIP_MOTION_RANGE`` over the last ``LIP_WINDOW_S`` seconds, ≥ ``LIP_MIN_FRAMES`` frames)
     while the voice modality hears speech (its latest result, at most ``VOICE_FRESH_S`` old,
-    has status "ok"). ``speaking`` is False when the lips are still or the voice hears no
-    speech, and None while either is unknown.
+    has status "ok"). ``speaking`` is False when the lips are still (vary by at most
+    ``LIP_STILL_RANGE``) or the voice hears no speech, and None while either is unknown.
     """
 
     mouth: deque[tuple[float, float]] = field(default_factory=deque)
@@ -256,7 +259,11 @@ class SpeakingTracker:
         values = [m for _, m in self.mouth]
         moving: bool | None = None
         if len(values) >= LIP_MIN_FRAMES:
-            moving = max(values) - min(values) >= LIP_MOTION_RANGE
+            spread = max(values) - min(values)
+            if spread >= LIP_MOTION_RANGE:
+                moving = True
+            elif spread <= LIP_STILL_RANGE:
+                moving = False
         hears: bool | None = self.voice_speech
         if self.voice_at is not None and abs(now - self.voice_at) > VOICE_FRESH_S:
             hears = None

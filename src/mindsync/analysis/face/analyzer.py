@@ -147,7 +147,7 @@ class FaceAnalyzer(Analyzer[FaceImage, FaceResult]):
         to_original = 1.0 / data.scale
         faces, candidates = self._find_faces(detector, landmarks, image)
         if not faces:
-            return self._no_face(candidates, to_original)
+            return self._no_face(candidates, to_original, image)
         primary = _pick_primary(faces, data.focus, image.size)
         listed = [_listed(f, f is primary, to_original) for f in faces]
         common: dict[str, Any] = {"faces_detected": len(faces), "faces": listed}
@@ -178,17 +178,8 @@ class FaceAnalyzer(Analyzer[FaceImage, FaceResult]):
             )
         if factors["exposure"] <= 0.0:
             if mean_grey <= (q.TOO_DARK_MEAN + q.OVEREXPOSED_MEAN) / 2:
-                return self._no_signal(
-                    "the face is too dark (or too flat) to read; add light in front of you",
-                    "too_dark",
-                    **poor,
-                )
-            return self._no_signal(
-                "the face is washed out by too much light; avoid a bright light or window "
-                "behind the camera",
-                "overexposed",
-                **poor,
-            )
+                return self._too_dark(**poor)
+            return self._overexposed(**poor)
         if factors["sharpness"] <= 0.0:
             return self._no_signal(
                 "the face is too blurred to read an expression; hold the camera still",
@@ -308,7 +299,9 @@ class FaceAnalyzer(Analyzer[FaceImage, FaceResult]):
         return second if second.presence >= first.presence * 0.9 else first
 
     # ----------------------------------------------------------------- no signal
-    def _no_face(self, candidates: list[Detection], to_original: float) -> FaceResult:
+    def _no_face(
+        self, candidates: list[Detection], to_original: float, image: Image.Image
+    ) -> FaceResult:
         if not candidates:
             return self._no_signal(
                 "no face was found in the image; face the camera in even light",
@@ -324,10 +317,32 @@ class FaceAnalyzer(Analyzer[FaceImage, FaceResult]):
                 "face_too_small",
                 quality=0.05,
             )
+        # A real face the mesh could not read because of the light is worth saying so.
+        grey = np.asarray(image.crop(tuple(round(v) for v in largest.box)).convert("L"))
+        mean_grey = float(grey.mean()) if grey.size else 128.0
+        if mean_grey <= q.TOO_DARK_MEAN:
+            return self._too_dark(quality=0.05)
+        if mean_grey >= q.OVEREXPOSED_MEAN:
+            return self._overexposed(quality=0.05)
         return self._no_signal(
             "a face-like region was found but the face mesh did not confirm a human face",
             "face_unconfirmed",
             quality=0.05,
+        )
+
+    def _too_dark(self, **kwargs: Any) -> FaceResult:
+        return self._no_signal(
+            "the face is too dark (or too flat) to read; add light in front of you",
+            "too_dark",
+            **kwargs,
+        )
+
+    def _overexposed(self, **kwargs: Any) -> FaceResult:
+        return self._no_signal(
+            "the face is washed out by too much light; avoid a bright light or window "
+            "behind the camera",
+            "overexposed",
+            **kwargs,
         )
 
     def _no_signal(
