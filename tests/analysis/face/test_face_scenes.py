@@ -221,7 +221,7 @@ def test_attention_across_real_photos_follows_pose(analyzer: FaceAnalyzer) -> No
         assert r.head_pose is not None and r.attention is not None and r.eyes_open is not None
         seen.append((r.head_pose.yaw, r.head_pose.pitch, r.eyes_open, r.attention))
     tilted = seen[2]
-    assert 18 < abs(tilted[1]) < 26 and 0.3 < tilted[3] < 0.7  # about half, not a cliff
+    assert 18 < abs(tilted[1]) < 26 and 0.2 < tilted[3] < 0.7  # lowered, not a cliff to 0
     for a in seen:
         for b in seen:
             pose_change = abs(abs(a[0]) - abs(b[0])) + abs(abs(a[1]) - abs(b[1]))

@@ -258,14 +258,22 @@ class FaceAnalyzer(Analyzer[FaceImage, FaceResult]):
                 whole = detector.detect_far(image, tiles=False)
             return merge_detections([candidate], whole)[0].agreed
 
-        def confirm(candidates: list[Detection]) -> list[_Face]:
+        def confirm(candidates: list[Detection], *, searched: bool) -> list[_Face]:
             faces: list[_Face] = []
             for candidate in candidates[:MAX_FACES]:
-                if candidate.score < SURE_SCORE and not candidate.agreed:
-                    # An unsure short-range detection needs the full-range model to agree;
-                    # a full-range one is either too small for the short-range model to
-                    # judge or was already compared with it in the merge.
-                    if candidate.source == "short-range" and not second_opinion(candidate):
+                if (
+                    candidate.score < SURE_SCORE
+                    and not candidate.agreed
+                    and candidate.source == "short-range"
+                ):
+                    # An unsure short-range detection needs the full-range model to agree
+                    # (a full-range one is either too small for the short-range model to
+                    # judge or was compared with it in the merge). After the full search
+                    # the merge has said; before it, only a selfie-sized face is asked
+                    # about now, the others wait for the search.
+                    if searched or candidate.width < SELFIE_SHARE * image.width:
+                        continue
+                    if not second_opinion(candidate):
                         continue
                 key = id(candidate)
                 if key not in meshes:
@@ -277,12 +285,18 @@ class FaceAnalyzer(Analyzer[FaceImage, FaceResult]):
             return faces
 
         near = detector.detect(image)
-        faces = confirm(near)
+        faces = confirm(near, searched=False)
         if faces and faces[0].detection.width >= SELFIE_SHARE * image.width:
             return faces, near
         far = detector.detect_far(image, whole=whole)
         candidates = merge_detections(near, far)
-        return confirm(candidates), candidates
+        # A face both passes found keeps the mesh it already has (the merge may have kept
+        # the other model's box for it).
+        for face in faces:
+            for candidate in candidates:
+                if len(merge_detections([candidate], [face.detection])) == 1:
+                    meshes[id(candidate)] = face.mesh
+        return confirm(candidates, searched=True), candidates
 
     @staticmethod
     def _refine(landmarks: LandmarkModel, image: Image.Image, face: _Face) -> Mesh:
