@@ -214,6 +214,8 @@ VOICE_FRESH_S = 5.0  # a voice verdict older than this no longer says what is he
 # stays; this is for the frames where the speaking mouth happened to be closed too).
 SPEAKING_CONFIDENCE = 0.5
 OPEN_MOUTH_CLASSES = frozenset({"angry", "fear", "surprise"})
+# Voice reason codes (docs/models/voice.md) that mean "no speech is heard".
+NO_SPEECH_CODES = frozenset({"silent", "no_speech", "not_speech_tone", "not_speech_music"})
 
 
 @dataclass
@@ -224,7 +226,8 @@ class SpeakingTracker:
     ``LIP_MOTION_RANGE`` over the last ``LIP_WINDOW_S`` seconds, ≥ ``LIP_MIN_FRAMES`` frames)
     while the voice modality hears speech (its latest result, at most ``VOICE_FRESH_S`` old,
     has status "ok"). ``speaking`` is False when the lips are still (vary by at most
-    ``LIP_STILL_RANGE``) or the voice hears no speech, and None while either is unknown.
+    ``LIP_STILL_RANGE``) or the voice hears no speech (a ``NO_SPEECH_CODES`` reason), and
+    None while either is unknown.
     """
 
     mouth: deque[tuple[float, float]] = field(default_factory=deque)
@@ -240,7 +243,12 @@ class SpeakingTracker:
         """
         voice = results.get("voice")
         if voice is not None:
-            self.voice_speech = voice.status == "ok"
+            if voice.status == "ok":
+                self.voice_speech = True
+            elif getattr(voice, "reason_code", None) in NO_SPEECH_CODES:
+                self.voice_speech = False
+            else:  # too short, too few features, unknown: the voice cannot tell
+                self.voice_speech = None
             self.voice_at = stamps.get("voice", 0.0) / 1000.0
         face = results.get("face")
         if face is None or getattr(face, "mouth_open", None) is None:
