@@ -9,26 +9,18 @@ from pathlib import Path
 
 import pytest
 from PIL import Image, ImageEnhance, ImageFilter
+from tests.analysis.face.conftest import photo
 
-from mindsync.analysis.face import FaceAnalyzer, FaceResult, create_analyzer
+from mindsync.analysis.face import FaceAnalyzer, FaceResult
 from mindsync.analysis.face import quality as q
 from mindsync.analysis.face.detector import merge_detections, tile_regions
-from mindsync.core.config import Settings
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "face"
 NO_FACE_CODES = {"no_face", "face_unconfirmed", "face_too_small"}
 
 
-@pytest.fixture(scope="module")
-def analyzer() -> FaceAnalyzer:
-    face = create_analyzer(Settings())
-    face.load()
-    face.warmup()
-    return face
-
-
 def _photo(name: str) -> Image.Image:
-    return Image.open(DATA / name).convert("RGB")
+    return photo(name)
 
 
 def _encode(image: Image.Image, fmt: str = "JPEG") -> str:

@@ -10,22 +10,14 @@ import pytest
 from PIL import Image
 
 from mindsync.analysis.base import ModalityResult
-from mindsync.analysis.face import FaceAnalyzer, FaceResult, create_analyzer
+from mindsync.analysis.face import FaceAnalyzer, FaceResult
 from mindsync.analysis.stream import SpeakingTracker
-from mindsync.core.config import Settings
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "face"
 SPEECH = ModalityResult(status="ok", quality=0.8, confidence=0.6)
 NO_SPEECH = ModalityResult(
     status="no_signal", reason="no speech was heard", reason_code="no_speech", quality=0.1
 )
-
-
-@pytest.fixture(scope="module")
-def analyzer() -> FaceAnalyzer:
-    face = create_analyzer(Settings())
-    face.load()
-    return face
 
 
 def _analyse(analyzer: FaceAnalyzer, name: str) -> FaceResult:
