@@ -16,7 +16,8 @@ What it does, reproducibly and without TensorFlow:
 5. Write the ONNX files, the manifests (with SHA-256), and the licences.
 
 Needs (tools only): ``tflite==2.18.0``, ``h5py==3.16.0``, ``onnx``, ``onnxruntime``, ``numpy``;
-optionally ``ai-edge-litert==2.3.0`` (best in a throw-away venv) for the LiteRT comparison.
+optionally ``ai-edge-litert==2.3.0``, or TensorFlow's own interpreter (``tensorflow-cpu==2.15.1``
+in a throw-away venv under /tmp), for the comparison with the TFLite kernels.
 Run: ``.venv/bin/python tools/face_build_models.py [--out src/mindsync/models/face]``.
 """
 
