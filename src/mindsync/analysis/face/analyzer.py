@@ -250,6 +250,7 @@ class FaceAnalyzer(Analyzer[FaceImage, FaceResult]):
         and both models' detections are merged.
         """
         meshes: dict[int, Mesh] = {}
+        trusted: set[int] = set()  # candidates that are faces confirmed by the first pass
         whole: list[Detection] | None = None
 
         def second_opinion(candidate: Detection) -> bool:
@@ -265,6 +266,7 @@ class FaceAnalyzer(Analyzer[FaceImage, FaceResult]):
                     candidate.score < SURE_SCORE
                     and not candidate.agreed
                     and candidate.source == "short-range"
+                    and id(candidate) not in trusted
                 ):
                     # An unsure short-range detection needs the full-range model to agree
                     # (a full-range one is either too small for the short-range model to
@@ -296,6 +298,7 @@ class FaceAnalyzer(Analyzer[FaceImage, FaceResult]):
             for candidate in candidates:
                 if len(merge_detections([candidate], [face.detection])) == 1:
                     meshes[id(candidate)] = face.mesh
+                    trusted.add(id(candidate))
         return confirm(candidates, searched=True), candidates
 
     @staticmethod
