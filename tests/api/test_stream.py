@@ -179,3 +179,32 @@ def test_mediarecorder_webm_chunks_are_decoded_as_a_sliding_window(
     assert voices[-1]["status"] == "ok", voices[-1]["reason"]
     assert voices[-1]["stress_level"] is not None
     assert voices[-1]["codec"] is not None
+
+
+def test_a_face_whose_lips_move_while_speech_is_heard_is_speaking(
+    settings, clock, real_registry
+) -> None:
+    """Real frames of a man talking (0.5 s apart) streamed with real speech."""
+    from pathlib import Path
+
+    from tests.analysis.voice.voice_audio import load
+
+    faces = Path(__file__).resolve().parents[1] / "data" / "face"
+    speech = (load("librivox_0890.wav") * 32767).astype(np.int16)
+    with make_client(settings, real_registry, clock) as c, c.websocket_connect("/ws/analyze") as ws:
+        _start(ws)
+        ws.send_bytes(frame(2, speech[:16_000].tobytes(), ts=500.0))
+        _next_result(ws)
+        seen = []
+        for k in range(8):
+            ts = 1000.0 + 500.0 * k
+            audio = speech[16_000 + 8_000 * k : 16_000 + 8_000 * (k + 1)]
+            ws.send_bytes(frame(2, audio.tobytes(), ts=ts))
+            ws.send_bytes(frame(1, (faces / f"carphone_{15 * k:03d}.png").read_bytes(), ts=ts))
+            result = _next_result(ws)
+            while "face" not in result["modalities"]:
+                result = _next_result(ws)
+            seen.append(result["modalities"]["face"]["speaking"])
+        ws.send_json({"type": "stop"})
+    assert False not in seen
+    assert seen.count(True) >= 3, seen

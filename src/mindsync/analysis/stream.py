@@ -194,3 +194,89 @@ class StreamAggregate:
         if not self.emotion_frames:
             return None
         return {k: round(v / self.emotion_frames, 4) for k, v in self.emotions.items()}
+
+
+# Lip motion: the range of ``mouth_open`` over the last frames. Speech opens and closes the
+# mouth several times a second (syllables at 4-5 Hz), so frames analysed every 0.5 s land on
+# different mouth shapes. Measured (docs/models/face.md): over 2.5 s windows of a real
+# speaking face sampled at 2 Hz ("carphone", 120 frames; 60 windows of 5 frames) the range
+# is 0.2 or more in 90 % of windows (5th percentile 0.18). A still face perturbed as a
+# webcam would (±3 px, ±3 % scale, noise, JPEG q80; 7 real faces, 12 frames each) varied by
+# 0.00-0.06 on faces over 180 px and by up to 0.16 on smaller ones: between the two limits
+# the lips are neither clearly moving nor clearly still.
+LIP_MOTION_RANGE = 0.2
+LIP_STILL_RANGE = 0.05
+LIP_WINDOW_S = 2.5  # frames older than this (client time) are forgotten
+LIP_MIN_FRAMES = 3
+VOICE_FRESH_S = 5.0  # a voice verdict older than this no longer says what is heard now
+# When speech explains the mouth, an open-mouth expression class (angry, fear, surprise) is
+# read with half the confidence the single frame gave it (the frame's own mouth discount
+# stays; this is for the frames where the speaking mouth happened to be closed too).
+SPEAKING_CONFIDENCE = 0.5
+OPEN_MOUTH_CLASSES = frozenset({"angry", "fear", "surprise"})
+# Voice reason codes (docs/models/voice.md) that mean "no speech is heard".
+NO_SPEECH_CODES = frozenset({"silent", "no_speech", "not_speech_tone", "not_speech_music"})
+
+
+@dataclass
+class SpeakingTracker:
+    """Decides, across a stream's frames, whether the face is speaking.
+
+    A face is speaking when its lips move (``mouth_open`` varies by at least
+    ``LIP_MOTION_RANGE`` over the last ``LIP_WINDOW_S`` seconds, ≥ ``LIP_MIN_FRAMES`` frames)
+    while the voice modality hears speech (its latest result, at most ``VOICE_FRESH_S`` old,
+    has status "ok"). ``speaking`` is False when the lips are still (vary by at most
+    ``LIP_STILL_RANGE``) or the voice hears no speech (a ``NO_SPEECH_CODES`` reason), and
+    None while either is unknown.
+    """
+
+    mouth: deque[tuple[float, float]] = field(default_factory=deque)
+    voice_speech: bool | None = None
+    voice_at: float | None = None
+
+    def apply(
+        self, results: dict[Modality, Any], stamps: dict[Modality, float]
+    ) -> dict[Modality, Any]:
+        """``results`` with the face result's ``speaking`` (and confidence) set.
+
+        ``stamps``: client timestamps in milliseconds, as the stream receives them.
+        """
+        voice = results.get("voice")
+        if voice is not None:
+            if voice.status == "ok":
+                self.voice_speech = True
+            elif getattr(voice, "reason_code", None) in NO_SPEECH_CODES:
+                self.voice_speech = False
+            else:  # too short, too few features, unknown: the voice cannot tell
+                self.voice_speech = None
+            self.voice_at = stamps.get("voice", 0.0) / 1000.0
+        face = results.get("face")
+        if face is None or getattr(face, "mouth_open", None) is None:
+            return results
+        now = stamps.get("face", 0.0) / 1000.0
+        self.mouth.append((now, float(face.mouth_open)))
+        while self.mouth and (self.mouth[0][0] < now - LIP_WINDOW_S or self.mouth[0][0] > now):
+            self.mouth.popleft()
+        speaking = self._speaking(now)
+        update: dict[str, Any] = {"speaking": speaking}
+        if speaking and face.confidence is not None and face.dominant_emotion in OPEN_MOUTH_CLASSES:
+            update["confidence"] = round(face.confidence * SPEAKING_CONFIDENCE, 4)
+        return {**results, "face": face.model_copy(update=update)}
+
+    def _speaking(self, now: float) -> bool | None:
+        values = [m for _, m in self.mouth]
+        moving: bool | None = None
+        if len(values) >= LIP_MIN_FRAMES:
+            spread = max(values) - min(values)
+            if spread >= LIP_MOTION_RANGE:
+                moving = True
+            elif spread <= LIP_STILL_RANGE:
+                moving = False
+        hears: bool | None = self.voice_speech
+        if self.voice_at is not None and abs(now - self.voice_at) > VOICE_FRESH_S:
+            hears = None
+        if moving is False or hears is False:
+            return False
+        if moving and hears:
+            return True
+        return None

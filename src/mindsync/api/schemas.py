@@ -73,6 +73,16 @@ class Vector3(BaseModel):
     z: float
 
 
+class FaceFocus(BaseModel):
+    """A point of the face image, as fractions of its width and height (after EXIF
+    orientation): the face there, or nearest to it, is the one analysed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    x: float = Field(ge=0, le=1, strict=True)
+    y: float = Field(ge=0, le=1, strict=True)
+
+
 class MotionSample(BaseModel):
     """One motion sample, as in the seed."""
 
@@ -144,6 +154,11 @@ class AnalysisRequest(BaseModel):
     user_id: UserId | None = None
     face_image: str | None = Field(
         default=None, description="Base64 JPEG, PNG or WebP, optionally a data: URL."
+    )
+    face_focus: FaceFocus | None = Field(
+        default=None,
+        description="Optional: which face to analyse when the image holds several "
+        "(default: the largest).",
     )
     audio_data: str | None = Field(
         default=None,

@@ -200,6 +200,8 @@ async def analyze(
             )
             continue
         inputs[modality] = motion_recording(value) if modality == "motion" else value
+        if modality == "face" and request.face_focus is not None:
+            inputs["face"] = {"image": value, "focus": request.face_focus.model_dump()}
 
     results = await orchestrator.run(inputs) if inputs else {}
     population_voice = None

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image, ImageFilter, ImageOps
+from tests.analysis.face.conftest import photo
 
 from mindsync.analysis.errors import InputError
 from mindsync.analysis.face import FaceAnalyzer, FaceResult, create_analyzer
@@ -21,16 +22,8 @@ DATA = Path(__file__).resolve().parents[2] / "data" / "face"
 EMOTIONS = {"angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"}
 
 
-@pytest.fixture(scope="module")
-def analyzer() -> FaceAnalyzer:
-    face = create_analyzer(Settings())
-    face.load()
-    face.warmup()
-    return face
-
-
 def _photo(name: str) -> Image.Image:
-    return Image.open(DATA / name).convert("RGB")
+    return photo(name)
 
 
 def _b64(image: Image.Image, fmt: str = "PNG") -> str:

@@ -15,6 +15,7 @@ from PIL import Image
 
 from mindsync.analysis.errors import ModelLoadError
 from mindsync.analysis.face import FaceAnalyzer, create_analyzer
+from mindsync.analysis.face.expression import MOUTH_EXPLAINS
 from mindsync.analysis.face.manifest import (
     MODELS_DIR_MANIFEST,
     PACKAGED_MANIFEST,
@@ -204,8 +205,13 @@ def test_one_output_with_scores_then_valence_arousal(tmp_path: Path) -> None:
     result = analyzer.analyze(analyzer.decode(_astronaut_b64()))
     assert result.dominant_emotion == "fear"
     assert result.emotions is not None
-    # Softmax over the 8 logits only, contempt dropped: e^4 / (e^4 + 6).
-    assert result.emotions["fear"] == pytest.approx(np.exp(4) / (np.exp(4) + 6), rel=1e-5)
+    # Softmax over the 8 logits only, contempt dropped: e^4 / (e^4 + 6); then the smiling
+    # astronaut's parted lips discount the open-mouth classes (fear among them).
+    assert result.mouth_open is not None and result.mouth_open > 0
+    # (angry and surprise too: 2 of the other 6).
+    factor = 1 - MOUTH_EXPLAINS * result.mouth_open
+    kept = np.exp(4) * factor
+    assert result.emotions["fear"] == pytest.approx(kept / (kept + 2 * factor + 4), rel=2e-3)
     assert result.valence == pytest.approx(-0.7, abs=1e-6)
     assert result.arousal == pytest.approx(0.95, abs=1e-6)
 

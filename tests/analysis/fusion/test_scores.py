@@ -89,10 +89,44 @@ def test_low_quality_modalities_count_for_little() -> None:
     assert only_bad.quality_score < 0.05
 
 
+def _face_with(**fields: object) -> FakeFaceResult:
+    return FakeFaceResult(status="ok", quality=0.9, confidence=0.8, **fields)
+
+
+def test_face_attention_uses_the_continuous_attention() -> None:
+    from mindsync.analysis.face.result import FaceResult
+
+    real = FaceResult(
+        status="ok", quality=0.9, confidence=0.8, faces_detected=1, model="m",
+        facing_screen=False, eyes_open=0.9, attention=0.47,
+    )  # fmt: skip
+    assert face_attention(real) == pytest.approx(0.47)
+
+
+def test_face_attention_falls_back_without_attention() -> None:
+    assert face_attention(_face_with(facing_screen=True, eyes_open=1.0)) == 1.0
+    assert face_attention(_face_with(facing_screen=False, eyes_open=0.0)) == 0.0
+    assert face_attention(_face_with()) is None
+
+
+def test_fused_attention_has_no_cliff_in_pitch() -> None:
+    from mindsync.analysis.face import quality as q
+    from mindsync.analysis.face.result import FaceResult
+
+    values = []
+    for pitch in range(15, 31):
+        result = FaceResult(
+            status="ok", quality=0.9, confidence=0.8, faces_detected=1, model="m",
+            facing_screen=abs(pitch) <= 20, eyes_open=0.9,
+            attention=q.attention(0.0, float(pitch), 0.9),
+        )  # fmt: skip
+        values.append(fuse({"face": result}).attention.value)
+    steps = [abs(b - a) for a, b in zip(values, values[1:], strict=False)]
+    assert max(steps) < 0.06  # the old boolean dropped about 0.5 between 20 and 21 degrees
+    assert values[0] > values[-1] + 0.3  # and yet a head tilted 30 degrees reads clearly lower
+
+
 def test_attention_combines_gaze_and_restlessness() -> None:
-    assert face_attention(True, 1.0) == 1.0
-    assert face_attention(False, 0.0) == 0.0
-    assert face_attention(None, None) is None
     focused = fuse({"face": face(), "motion": motion(restlessness=0.0)}).attention.value
     fidgety = fuse({"face": face(), "motion": motion(restlessness=1.0)}).attention.value
     assert focused > fidgety

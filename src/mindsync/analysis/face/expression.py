@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from PIL import Image
@@ -27,6 +27,18 @@ CIRCUMPLEX: dict[str, tuple[float, float]] = {
     "surprise": (0.20, 0.85),
     "neutral": (0.00, 0.30),
 }
+
+
+# FER2013 classes whose pictures mostly show an open mouth (a shout, a scream, a gasp), so a
+# mouth opened by speech alone pushes a FER model towards them (Goodfellow et al. 2013 show
+# the classes; docs/models/face.md measures the effect on real frames of people speaking).
+MOUTH_CLASSES = frozenset({"angry", "fear", "surprise"})
+# How much of their probability an open mouth (openness 1) can explain away. In a live
+# session people speak much of the time, so an open mouth is mostly speech; 0.2 is kept so a
+# gasp with wide eyes still ranks. On 61 labelled CK+ frames no top-1 answer changed for any
+# value from 0 to 0.9; on 120 frames of a man speaking the open-mouth answers with
+# confidence > 0.5 fell from 28 to 4 (docs/models/face.md).
+MOUTH_EXPLAINS = 0.8
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,3 +175,35 @@ def _rescale(
     lo, hi = native
     t = (value - lo) / (hi - lo) if hi != lo else 0.5
     return target[0] + float(np.clip(t, 0.0, 1.0)) * (target[1] - target[0])
+
+
+def speaking_aware(expression: Expression, mouth_open: float) -> tuple[Expression, float]:
+    """Discount the open-mouth classes by how open the mouth is; returns the new expression
+    and the factor (≤ 1) by which the confidence of an open-mouth class is to be lowered.
+
+    An open mouth is what speech looks like in one frame; it is also most of what makes a
+    FER2013 model say angry, fearful or surprised. The open-mouth classes keep
+    ``1 - MOUTH_EXPLAINS × mouth_open`` of their probability and the seven are renormalised,
+    so a speaking face with calm brows moves towards what the rest of the face shows.
+    """
+    factor = 1.0 - MOUTH_EXPLAINS * float(np.clip(mouth_open, 0.0, 1.0))
+    if factor >= 1.0:
+        return expression, 1.0
+    probs = {
+        e: p * (factor if e in MOUTH_CLASSES else 1.0) for e, p in expression.probabilities.items()
+    }
+    total = sum(probs.values())
+    probs = {e: p / total for e, p in probs.items()}
+    if expression.va_source == "model":
+        return replace(expression, probabilities=probs), factor
+    valence = float(sum(p * CIRCUMPLEX[e][0] for e, p in probs.items()))
+    arousal = float(sum(p * CIRCUMPLEX[e][1] for e, p in probs.items()))
+    return (
+        Expression(
+            probabilities=probs,
+            valence=float(np.clip(valence, -1.0, 1.0)),
+            arousal=float(np.clip(arousal, 0.0, 1.0)),
+            va_source=expression.va_source,
+        ),
+        factor,
+    )

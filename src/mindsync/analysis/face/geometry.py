@@ -26,6 +26,12 @@ RIGHT_EYE = (33, 133, (160, 144), (158, 153))
 LEFT_EYE = (263, 362, (387, 373), (385, 380))
 # Eye aspect ratio of a closed and of a fully open eye on this mesh (see docs/models/face.md).
 EAR_CLOSED, EAR_OPEN = 0.10, 0.28
+# Mouth: outer corners, and three upper/lower inner-lip pairs (left of centre, centre, right).
+MOUTH_CORNERS = (61, 291)
+INNER_LIPS = ((82, 87), (13, 14), (312, 317))
+# Mouth aspect ratio (inner-lip gap over mouth width) of lips that touch and of a mouth open
+# wide (a yawn, a shout); measured on real frames, see docs/models/face.md.
+MAR_CLOSED, MAR_WIDE = 0.05, 0.50
 # The forehead–chin line leans back relative to the facial plane, so a face looking straight
 # at the camera measures about -9° pitch (mean of four frontal measurements, docs/models/face.md).
 PITCH_BIAS_DEG = 9.0
@@ -177,6 +183,32 @@ def eye_aspect_ratio(points: np.ndarray) -> tuple[float, float]:
         )
         ratios.append(height / (2.0 * width) if width > 1e-6 else 0.0)
     return ratios[0], ratios[1]
+
+
+def mouth_aspect_ratio(points: np.ndarray) -> float:
+    """Inner-lip gap over mouth width (outer corners), in 3-D: about 0 with closed lips."""
+    width = float(np.linalg.norm(points[MOUTH_CORNERS[0]] - points[MOUTH_CORNERS[1]]))
+    if width <= 1e-6:
+        return 0.0
+    gap = sum(float(np.linalg.norm(points[u] - points[lo])) for u, lo in INNER_LIPS)
+    return gap / (len(INNER_LIPS) * width)
+
+
+def mouth_openness(mar: float) -> float:
+    """Map a mouth aspect ratio to openness in [0, 1] (lips touching → 0, wide open → 1)."""
+    return float(np.clip((mar - MAR_CLOSED) / (MAR_WIDE - MAR_CLOSED), 0.0, 1.0))
+
+
+def face_width(points: np.ndarray) -> float:
+    """Width of the face as the camera sees it: the mesh's extent along the eye line, in pixels.
+
+    Only the width: the mesh is taller than wide (forehead to chin), so the side of a square
+    around it overstates the width by about a third.
+    """
+    eye_r, eye_l = points[RIGHT_EYE_OUTER, :2], points[LEFT_EYE_OUTER, :2]
+    angle = math.atan2(float(eye_l[1] - eye_r[1]), float(eye_l[0] - eye_r[0]))
+    u = points[:, 0] * math.cos(angle) + points[:, 1] * math.sin(angle)
+    return float(u.max() - u.min())
 
 
 def eye_openness(ear: float) -> float:

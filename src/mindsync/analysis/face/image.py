@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -15,10 +15,15 @@ from mindsync.analysis.payload import decode_base64
 logger = logging.getLogger(__name__)
 
 FIELD = "face_image"
-# Images are decoded at no more than this long side: faces that the short-range detector
-# finds are at least ~1/10 of the frame, so they keep ≥ 120 px, which is more than the
-# 64–192 px the models look at. JPEG decodes at a reduced DCT scale, which is much faster.
+# JPEGs are decoded at the smallest DCT scale (1, 1/2, 1/4, 1/8) that keeps at least this
+# long side, which is much faster than a full decode; other formats are reduced to it. A face
+# at 5 % of the frame keeps ≥ 64 px. Every model looks at a fixed-size crop (64–192 px), so
+# the working size only decides what the smallest faces keep.
 WORKING_LONG_SIDE = 1280
+# Images up to this long side (a draft-decoded JPEG lands between 1280 and 2560) are not
+# resampled again: resizing a 1920×1080 frame to 1280 px cost more than its whole face
+# analysis (bench/bench_face.py), and the detectors and crops read any size at the same cost.
+MAX_WORKING_SIDE = 2 * WORKING_LONG_SIDE
 _SIGNATURES = {
     "JPEG": (b"\xff\xd8\xff",),
     "PNG": (b"\x89PNG\r\n\x1a\n",),
@@ -29,15 +34,18 @@ _SIGNATURES = {
 class FaceImage:
     """A decoded image ready for analysis.
 
-    ``image``: RGB, EXIF orientation applied, long side ≤ ``WORKING_LONG_SIDE``.
+    ``image``: RGB, EXIF orientation applied, long side ≤ ``MAX_WORKING_SIDE``.
     ``original_size``: (width, height) as stored in the file, before orientation.
     ``scale``: working pixels per original pixel (≤ 1).
+    ``focus``: the point (x, y), as fractions 0–1 of the upright image's width and height,
+    of the face the client wants analysed; ``None``: the largest face.
     """
 
     image: Image.Image
     original_size: tuple[int, int]
     scale: float
     format: str
+    focus: tuple[float, float] | None = None
 
 
 def _to_8bit(image: Image.Image) -> Image.Image:
@@ -55,6 +63,42 @@ def sniff_format(data: bytes) -> str | None:
     if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "WEBP"
     return None
+
+
+def parse_focus(value: object) -> tuple[float, float]:
+    """A focus point: two finite numbers in [0, 1] (x, y as fractions of width and height).
+
+    Raises :class:`InputError` naming ``face_focus`` otherwise.
+    """
+    if isinstance(value, dict):
+        value = (value.get("x"), value.get("y"))
+    if (
+        isinstance(value, list | tuple)
+        and len(value) == 2
+        and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+        and all(0.0 <= float(v) <= 1.0 for v in value)
+    ):
+        return float(value[0]), float(value[1])
+    raise InputError(
+        "face_focus must be {x, y} with each between 0 and 1 (fractions of the image's "
+        "width and height)",
+        field="face_focus",
+    )
+
+
+def decode_face_input(raw: object, *, max_bytes: int, max_pixels: int) -> FaceImage:
+    """Decode ``face_image``, alone (a string) or with a focus point.
+
+    ``raw`` is the base64 string, or a mapping ``{"image": <base64>, "focus": {x, y}}``
+    (the API builds it from ``face_image`` and ``face_focus``).
+    """
+    if isinstance(raw, dict):
+        focus = raw.get("focus")
+        decoded = decode_face_image(raw.get("image"), max_bytes=max_bytes, max_pixels=max_pixels)
+        if focus is None:
+            return decoded
+        return replace(decoded, focus=parse_focus(focus))
+    return decode_face_image(raw, max_bytes=max_bytes, max_pixels=max_pixels)
 
 
 def decode_face_image(raw: object, *, max_bytes: int, max_pixels: int) -> FaceImage:
@@ -101,7 +145,7 @@ def decode_face_image(raw: object, *, max_bytes: int, max_pixels: int) -> FaceIm
             image = _to_8bit(image)
         image = image.convert("RGB") if image.mode != "RGB" else image
         image.load()
-        if max(image.size) > WORKING_LONG_SIDE:
+        if max(image.size) > MAX_WORKING_SIDE:
             image.thumbnail((WORKING_LONG_SIDE, WORKING_LONG_SIDE), Image.Resampling.BILINEAR)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise PayloadTooLarge(

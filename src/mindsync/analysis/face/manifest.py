@@ -204,13 +204,16 @@ def load_manifest(path: Path) -> ExpressionManifest:
 
 
 def load_geometry_manifest() -> dict[str, Path]:
-    """Paths of the shipped detector and face-mesh models, hash-checked."""
+    """Paths of the shipped detectors and face-mesh model, hash-checked.
+
+    Roles: "detector" (short range), "full_range_detector" and "landmarks".
+    """
     try:
         raw = json.loads(GEOMETRY_MANIFEST.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
         raise ModelLoadError(f"face geometry manifest is unreadable: {exc}") from None
     paths: dict[str, Path] = {}
-    for role in ("detector", "landmarks"):
+    for role in ("detector", "full_range_detector", "landmarks"):
         entry = raw.get(role)
         if not isinstance(entry, dict) or "file" not in entry:
             raise ModelLoadError(f"face geometry manifest lacks the {role} entry")

@@ -27,6 +27,16 @@ POSE_ZERO_DEG = 60.0
 # and eyes are still reported, the emotion is not.
 MAX_EXPRESSION_YAW, MAX_EXPRESSION_PITCH = 40.0, 35.0
 MIN_PRESENCE = 0.5  # face-mesh presence below which the detection is not confirmed
+# Exposure of the face crop (mean grey, 0-255) at which no expression is read: the
+# ``exposure`` factor is 0 there (brightness ramp of 50 grey levels from these ends).
+TOO_DARK_MEAN, OVEREXPOSED_MEAN = 25.0, 230.0
+# Attention: a logistic fall-off in |yaw| and |pitch| whose 50 % points are the old
+# ``facing_screen`` limits, so the boolean and the score agree where the boolean flips, and
+# whose softness (degrees) bounds the slope to about 0.05 per degree: one degree of head
+# turn moves attention by at most 5 % of its range.
+ATTENTION_SOFTNESS_DEG = 5.0
+# Eyes: closed eyes in one frame may be a blink, so they lower attention without zeroing it.
+ATTENTION_EYES_FLOOR = 0.4
 
 WEIGHTS = {"face_size": 0.25, "sharpness": 0.25, "exposure": 0.2, "pose": 0.15, "detection": 0.15}
 
@@ -78,6 +88,24 @@ def pose_quality(yaw: float, pitch: float) -> float:
     """1 for a face turned to the camera, falling to 0 at ``POSE_ZERO_DEG`` of yaw or pitch."""
     turn = max(abs(yaw) - FACING_YAW, 0.0) + max(abs(pitch) - FACING_PITCH, 0.0)
     return ramp(-turn, -(POSE_ZERO_DEG - FACING_YAW), 0.0)
+
+
+def _soft_limit(angle: float, half: float) -> float:
+    """1 at 0°, 0.5 at ``half`` degrees, towards 0 beyond; smooth and monotone in |angle|."""
+    at = 1.0 / (1.0 + math.exp((abs(angle) - half) / ATTENTION_SOFTNESS_DEG))
+    at_zero = 1.0 / (1.0 + math.exp(-half / ATTENTION_SOFTNESS_DEG))
+    return at / at_zero
+
+
+def attention(yaw: float, pitch: float, eyes_open: float) -> float:
+    """Face-based attention in [0, 1]: turned to the screen with open eyes → 1.
+
+    Continuous in all three inputs (no threshold): the product of a soft limit on yaw
+    (50 % at 25°), one on pitch (50 % at 20°), and an eye term from 0.4 (closed) to 1 (open).
+    """
+    eyes = ATTENTION_EYES_FLOOR + (1.0 - ATTENTION_EYES_FLOOR) * min(max(eyes_open, 0.0), 1.0)
+    value = _soft_limit(yaw, FACING_YAW) * _soft_limit(pitch, FACING_PITCH) * eyes
+    return float(min(max(value, 0.0), 1.0))
 
 
 def detection_quality(score: float, presence: float) -> float:

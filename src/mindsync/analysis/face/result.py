@@ -27,18 +27,39 @@ class FaceQuality(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     face_size: float = Field(ge=0, le=1, description="From the face width in pixels.")
-    face_width_px: float = Field(ge=0, description="Face width in analysed pixels.")
+    face_width_px: float = Field(
+        ge=0,
+        description="Width of the face (the face mesh's extent along the eye line) in pixels "
+        "of the image as sent.",
+    )
     sharpness: float = Field(ge=0, le=1)
     exposure: float = Field(ge=0, le=1)
     pose: float = Field(ge=0, le=1, description="1 when facing the camera.")
     detection: float = Field(ge=0, le=1, description="From detector score and mesh presence.")
 
 
-class FaceResult(ModalityResult):
-    """Expressed emotion, head pose and eye openness of the largest face in the image.
+class DetectedFace(BaseModel):
+    """One face found in the image (pixel coordinates of the image as sent)."""
 
-    Estimates are ``None`` when ``status`` is "no_signal" (no face, or one too small or too
-    blurred); ``faces_detected`` and ``quality_factors`` still say what was seen.
+    model_config = ConfigDict(extra="forbid")
+
+    box: tuple[float, float, float, float] = Field(
+        description="x, y (top-left corner), width and height of the detector's box."
+    )
+    width_px: float = Field(
+        ge=0, description="Width of the face (face-mesh extent along the eye line)."
+    )
+    score: float = Field(ge=0, le=1, description="Detection score.")
+    primary: bool = Field(description="Whether this is the face the estimates describe.")
+
+
+class FaceResult(ModalityResult):
+    """Expressed emotion, head pose, eyes, mouth and attention of the primary face.
+
+    The primary face is the largest one found, or the one nearest the client's ``focus``
+    point. Estimates are ``None`` when ``status`` is "no_signal" (no face, or one too small,
+    too dark or too blurred); ``faces``, ``faces_detected`` and ``quality_factors`` still say
+    what was seen, and ``reason_code`` why (docs/models/face.md lists the codes).
     """
 
     dominant_emotion: Emotion | None = None
@@ -52,9 +73,30 @@ class FaceResult(ModalityResult):
         description="'model' when the model predicts them, 'circumplex' when mapped from "
         "the emotion probabilities.",
     )
-    faces_detected: int = Field(ge=0)
+    faces_detected: int = Field(ge=0, description="How many faces were found (len(faces)).")
+    faces: list[DetectedFace] = Field(
+        default_factory=list, description="Every face found, largest first."
+    )
     head_pose: HeadPose | None = None
     eyes_open: float | None = Field(default=None, ge=0, le=1, description="Mean eye openness.")
-    facing_screen: bool | None = None
+    facing_screen: bool | None = Field(
+        default=None,
+        description="|yaw| <= 25 and |pitch| <= 20 degrees (kept for compatibility; "
+        "``attention`` is the continuous measure).",
+    )
+    attention: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="Face-based attention, 0-1: smooth in yaw, pitch and eye openness.",
+    )
+    mouth_open: float | None = Field(
+        default=None, ge=0, le=1, description="Inner-lip opening, 0 (closed) to 1 (wide open)."
+    )
+    speaking: bool | None = Field(
+        default=None,
+        description="True when the lips move while the voice modality hears speech (streams); "
+        "None when one frame cannot tell.",
+    )
     quality_factors: FaceQuality | None = None
     model: str = Field(description="Name of the expression model (from its manifest).")

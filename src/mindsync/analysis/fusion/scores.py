@@ -79,8 +79,17 @@ def face_stress(valence: float, arousal: float) -> float:
     return _clip01(0.5 * arousal + 0.5 * (1.0 - (valence + 1.0) / 2.0))
 
 
-def face_attention(facing_screen: bool | None, eyes_open: float | None) -> float | None:
-    """Turned to the screen and eyes open: the mean of the two that are known."""
+def face_attention(face: ModalityResult) -> float | None:
+    """The face's own continuous ``attention`` (smooth in yaw, pitch and eye openness).
+
+    Results without it (older analysers, a plugged-in one) fall back to the mean of
+    "turned to the screen" and eye openness, whichever are known.
+    """
+    attention = getattr(face, "attention", None)
+    if attention is not None:
+        return _clip01(float(attention))
+    facing_screen = getattr(face, "facing_screen", None)
+    eyes_open = getattr(face, "eyes_open", None)
     parts = []
     if facing_screen is not None:
         parts.append(1.0 if facing_screen else 0.0)
@@ -110,9 +119,7 @@ def fuse(results: Mapping[Modality, ModalityResult]) -> Assessment:
 
     attention_parts: list[tuple[Modality, float, float]] = []
     if face is not None:
-        value = face_attention(
-            getattr(face, "facing_screen", None), getattr(face, "eyes_open", None)
-        )
+        value = face_attention(face)
         if value is not None:
             attention_parts.append(("face", value, evidence_weight(face)))
     restlessness = getattr(motion, "restlessness", None) if motion is not None else None

@@ -37,7 +37,7 @@ from mindsync.analysis.fusion import fuse
 from mindsync.analysis.fusion.baseline import baseline_signals
 from mindsync.analysis.fusion.recommendations import recommend
 from mindsync.analysis.orchestrator import Orchestrator
-from mindsync.analysis.stream import Smoother, StreamAggregate, StreamBuffers
+from mindsync.analysis.stream import Smoother, SpeakingTracker, StreamAggregate, StreamBuffers
 from mindsync.api import services
 from mindsync.api.deps import Access, authenticate
 from mindsync.api.errors import ApiError, NotFound
@@ -100,6 +100,7 @@ class StreamSession:
         self.buffers = StreamBuffers(max_frame_bytes=self.settings.face_max_bytes)
         self.smoother = Smoother()
         self.aggregate = StreamAggregate()
+        self.speaking = SpeakingTracker()
         self.last_results: dict[Modality, ModalityResult] = {}
         self.prefs = None
         self.seq = 0
@@ -190,6 +191,7 @@ class StreamSession:
     async def _publish(
         self, results: dict[Modality, ModalityResult], stamps: dict[Modality, float], took: float
     ) -> None:
+        results = self.speaking.apply(results, stamps)
         self.last_results.update(results)
         merged = {m: self.last_results[m] for m in MODALITIES if m in self.last_results}
         assessment = fuse(merged)
