@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 import base64
+import io
 import os
 import signal
 import subprocess
 import sys
 import time
+import wave
 from pathlib import Path
 
 import pytest
@@ -105,24 +107,38 @@ def test_the_server_process_needs_no_decoder_or_model_runtime() -> None:
 
 
 def test_an_analysis_past_the_time_limit_is_stopped_with_a_503(settings, clock, db_engine) -> None:
-    # A limit no real clip meets stands in for an input that hangs a decoder.
-    strict = settings.model_copy(
-        update={"analysis_processes": 1, "analysis_timeout_seconds": 0.001}
-    )
+    # A limit no 55 s of real speech meets stands in for an input that hangs a decoder.
+    # The limit must still leave the pool's manager thread time to hand the call to the
+    # process: a call that never left the queue is "busy", not "stuck" (tested below).
+    strict = settings.model_copy(update={"analysis_processes": 1, "analysis_timeout_seconds": 0.03})
     with make_client(strict, None, clock) as client:  # type: ignore[arg-type]
         pool = client.app.state.orchestrator.pool
         (pid,) = pool.pids()
-        response = client.post("/analyze", json={"user_id": "alice", "audio_data": SPEECH})
+        response = client.post(
+            "/analyze", json={"user_id": "alice", "audio_data": _minute_of_speech()}
+        )
         assert response.status_code == 503, response.text
         error = response.json()["error"]
         assert error["code"] == "analysis_interrupted"
-        assert "longer than 0.001 s" in error["message"] and error["field"] == "voice"
+        assert "longer than 0.03 s" in error["message"] and error["field"] == "voice"
         assert pool.restarts == 1
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and _alive(pid):
             time.sleep(0.05)
         assert not _alive(pid), "the stuck process was not stopped"
     assert count(db_engine, "sessions") == 0
+
+
+def _minute_of_speech() -> str:
+    """A real ARCTIC sentence repeated to 55 s: far more work than the 0.03 s limit."""
+    with wave.open(str(DATA_DIR / "voice" / "arctic_a0007.wav")) as src:
+        params, frames = src.getparams(), src.readframes(src.getnframes())
+    repeats = int(55 * params.framerate * params.sampwidth // len(frames))
+    out = io.BytesIO()
+    with wave.open(out, "wb") as dst:
+        dst.setparams(params)
+        dst.writeframes(frames * repeats)
+    return base64.b64encode(out.getvalue()).decode()
 
 
 def _alive(pid: int) -> bool:

@@ -96,8 +96,15 @@ def test_a_flooding_client_keeps_getting_results_and_others_are_unaffected(clien
                 ws.send_bytes(frame(1, b"\xff\xd8 flood" + bytes(2000)))
             results.append(_next_result(ws))  # each burst still gets an answer
         thread.join(timeout=30)
+        # A tick may answer while the last frames of a burst are still arriving; the
+        # ticks that follow count them (none is lost), within a bounded number of ticks.
+        last = results[-1]
+        for _ in range(100):
+            if last["received"]["face"] == 300:
+                break
+            last = _next_result(ws)
         ws.send_json({"type": "stop"})
-    assert results[-1]["received"]["face"] == 300
+    assert last["received"]["face"] == 300
     assert results[-1]["dropped"]["face"] > 0
     assert len(other_results) == 5
     assert max(other_results) < 5.0
