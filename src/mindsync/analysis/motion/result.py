@@ -10,6 +10,10 @@ from mindsync.analysis.base import ModalityResult
 
 ActivityClass = Literal["still", "walking", "running", "vigorous"]
 ACTIVITY_CLASSES: tuple[ActivityClass, ...] = ("still", "walking", "running", "vigorous")
+#: Where the device is: carried by a moving person; on a person who is not moving (tremor
+#: and sway present); or not on a person at all (lying on a surface).
+Placement = Literal["moving_with_person", "on_person_stationary", "not_on_person"]
+Posture = Literal["sitting", "standing", "lying"]
 
 
 class MotionQuality(BaseModel):
@@ -76,6 +80,30 @@ class MotionResult(ModalityResult):
     )
     timestamp_unit: Literal["s", "ms", "us", "ns"] | None = Field(
         default=None, description="Unit the timestamps were read in (see docs/models/motion.md)."
+    )
+    placement: Placement | None = Field(
+        default=None,
+        description="Where the device is: 'moving_with_person', 'on_person_stationary' or "
+        "'not_on_person' (lying on a surface: no tremor, no sway). None when it cannot be told.",
+    )
+    placement_confidence: float | None = Field(
+        default=None, ge=0.0, le=1.0, description="Confidence of ``placement``, 0 to 1."
+    )
+    posture: Posture | None = Field(
+        default=None,
+        description="Sitting, standing or lying, only while on a stationary person and only "
+        "when the data supports it; None otherwise.",
+    )
+    posture_confidence: float | None = Field(
+        default=None, ge=0.0, le=1.0, description="Confidence of ``posture``, 0 to 1."
+    )
+    acceleration_unit: Literal["m/s2", "g"] | None = Field(
+        default=None,
+        description="Unit the acceleration was read in, told from the gravity magnitude; None "
+        "when it cannot be told (then see ``acceleration_unit_note``).",
+    )
+    acceleration_unit_note: str | None = Field(
+        default=None, description="Why the unit is ambiguous or was assumed, when it was."
     )
     has_gyroscope: bool = Field(default=False, description="Whether gyroscope data was used.")
     features: dict[str, float] | None = Field(
