@@ -185,6 +185,8 @@ def signal_table(
         source = frozenset({modality})
         table[f"{modality}.quality"] = (result.quality, source)
         table[f"{modality}.status"] = (result.status, source)
+        if result.confidence is not None:
+            table[f"{modality}.confidence"] = (result.confidence, source)
         if result.reason_code is not None:
             table[f"{modality}.reason_code"] = (result.reason_code, source)
         if modality == "voice":
