@@ -48,8 +48,8 @@ EXERCISE_ACTIVITIES = frozenset({"running", "vigorous"})
 #: Below this the placement is not trusted and the fallback reads the signal instead.
 MIN_PLACEMENT_CONFIDENCE = 0.5
 #: Sway that tells a device on a person from one on a surface, in the 0.3–5 Hz band that the
-#: motion features keep (canonical 10 Hz). The least-moving of 252 stationary one-minute
-#: stretches (sitting, standing, lying) of UCI HAPT's 21 training volunteers had
+#: motion features keep (canonical 10 Hz). The least-moving of 252 stationary stretches
+#: (first 10-20 s of each sitting, standing or lying run) of UCI HAPT's 21 training volunteers had
 #: 0.038 m/s² and 0.0064 rad/s; white sensor noise of 0.02 m/s² per axis (a noisy phone IMU
 #: on a table) reads 0.012 m/s² and 0.0014 rad/s. The limits sit between the two.
 SWAY_ACC_MS2 = 0.025
