@@ -236,7 +236,7 @@ def _attention(
             None,
             0.0,
             [],
-            excluded,  # type: ignore[arg-type]
+            excluded,
             null_code="not_applicable_moving",
             null_reason=f"{why} ({situation.situation})",
         )
