@@ -341,6 +341,20 @@ SCENES: tuple[Scene, ...] = (
         ),
     ),
     Scene(
+        id="running-tense-voice",
+        title="Talking while running: a raised voice, running",
+        face=None,
+        voice="emodb_03a01Wa.wav",
+        motion=_real("running"),
+        expect=Expect(
+            situations=frozenset({"exercising"}),
+            counts={"stress": {"voice"}, "overall": {"voice"}},
+            null={"attention": "not_applicable_moving"},
+            # A raised voice while running is effort, not a reason for a breathing exercise.
+            never=MOVING_NEVER | {"stress-breathing", "stress-above-your-usual"},
+        ),
+    ),
+    Scene(
         id="device-unattended",
         title="A device left on a table with nobody there",
         face="coffee.png",

@@ -210,3 +210,10 @@ def test_unless_and_in_conditions() -> None:
 def test_no_person_advice_for_a_device_alone() -> None:
     results = {"motion": motion_result(**TABLE, duration=300.0)}
     assert ids(results) == []
+
+
+def test_no_breathing_exercise_for_the_effort_of_running() -> None:
+    tense = voice_result(stress=0.95, confidence=0.9, quality=0.9)
+    running = motion_result(activity="running", restlessness=1.0, stillness=0.0)
+    assert "stress-breathing" in ids({"voice": tense})
+    assert "stress-breathing" not in ids({"voice": tense, "motion": running})
