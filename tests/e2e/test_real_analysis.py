@@ -57,8 +57,12 @@ def test_a_real_bundle_end_to_end(client) -> None:
     assert body["modalities"]["motion"]["activity"] == LABELS["Walking"]
     assert body["modalities"]["voice"]["stress_level"] is not None
     assert body["modalities"]["face"]["facing_screen"] is True
-    for score in ("stress_level", "attention_score", "overall_score", "quality_score"):
+    for score in ("stress_level", "overall_score", "quality_score"):
         assert 0 <= body[score] <= 1
+    # Walking: screen attention does not apply (null with a reason), it is not "low".
+    assert body["attention_score"] is None
+    assert body["assessment"]["attention"]["reason_code"] == "not_applicable_moving"
+    assert body["assessment"]["situation"] == "walking"
     assert body["assessment"]["stress"]["modalities"] == ["face", "voice"]
     assert body["baseline"]["status"] == "calibrating"
 

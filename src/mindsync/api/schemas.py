@@ -14,7 +14,8 @@ from pydantic import (
     model_validator,
 )
 
-from mindsync.analysis.fusion import FusedScore, PersonalComparison, Recommendation
+from mindsync.analysis.fusion import Assessment, FusedScore, PersonalComparison, Recommendation
+from mindsync.analysis.fusion.situation import Situation
 
 USER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"
 
@@ -197,11 +198,33 @@ class SkippedModality(BaseModel):
 
 
 class AssessmentRead(BaseModel):
-    """Each fused score with its confidence and the modalities behind it."""
+    """Each fused score with its confidence and the modalities behind it, and the situation
+    the signals describe (docs/scoring.md)."""
 
     stress: FusedScore
     attention: FusedScore
     overall: FusedScore
+    situation: Situation = Field(
+        default="unknown",
+        description="walking, exercising, seated, standing, lying, stationary, "
+        "at_desk_device_on_table, device_unattended, at_screen or unknown.",
+    )
+    situation_confidence: float = Field(default=0.0, ge=0, le=1)
+    situation_modalities: list[str] = Field(
+        default_factory=list, description="The modalities the situation was read from."
+    )
+
+    @classmethod
+    def of(cls, assessment: Assessment) -> AssessmentRead:
+        """The API view of a fused :class:`Assessment`."""
+        return cls(
+            stress=assessment.stress,
+            attention=assessment.attention,
+            overall=assessment.overall,
+            situation=assessment.situation,
+            situation_confidence=assessment.situation_confidence,
+            situation_modalities=list(assessment.situation_modalities),
+        )
 
 
 class AnalysisResponse(BaseModel):

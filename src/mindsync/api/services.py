@@ -230,11 +230,7 @@ async def analyze(
         processing_time_ms=0.0,
         recommendations=[r.text for r in advice],
         recommendation_details=advice,
-        assessment=AssessmentRead(
-            stress=assessment.stress,
-            attention=assessment.attention,
-            overall=assessment.overall,
-        ),
+        assessment=AssessmentRead.of(assessment),
         baseline=personal,
         **modality_fields(results, skipped),
         stored=False,

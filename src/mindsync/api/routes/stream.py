@@ -213,11 +213,7 @@ class StreamSession:
                 "processing_ms": round(took * 1000, 2),
                 **scores,
                 "emotion_analysis": emotion,
-                "assessment": AssessmentRead(
-                    stress=assessment.stress,
-                    attention=assessment.attention,
-                    overall=assessment.overall,
-                ).model_dump(mode="json"),
+                "assessment": AssessmentRead.of(assessment).model_dump(mode="json"),
                 "modalities": {m: r.model_dump(mode="json") for m, r in results.items()},
                 "recommendations": [r.text for r in recommend(self.rules, assessment, merged)],
                 "received": {"face": self.buffers.face_received},
@@ -254,11 +250,7 @@ class StreamSession:
             overall_score=self.aggregate.mean("overall_score"),
             quality_score=self.aggregate.mean("quality_score"),
             processing_time_ms=0.0,
-            assessment=AssessmentRead(
-                stress=assessment.stress,
-                attention=assessment.attention,
-                overall=assessment.overall,
-            ),
+            assessment=AssessmentRead.of(assessment),
             **services.modality_fields(merged),
             stored=True,
         )
