@@ -288,7 +288,9 @@ function showResult(message) {
     $(`g-${gauge.key}`).textContent = pct(value);
     setBar(`gb-${gauge.key}`, value);
     const fused = gauge.assessment && message.assessment && message.assessment[gauge.assessment];
-    $(`gc-${gauge.key}`).textContent = fused
+    $(`gc-${gauge.key}`).textContent = fused && fused.value === null && fused.reason
+      ? fused.reason // e.g. attention does not apply while walking
+      : fused
       ? `confidence ${pct(fused.confidence)}%${fused.modalities.length ? " · " + fused.modalities.join(", ") : ""}`
       : gauge.key === "quality_score" ? "how far to trust these" : "";
   }

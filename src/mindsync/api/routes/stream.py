@@ -196,9 +196,15 @@ class StreamSession:
         merged = {m: self.last_results[m] for m in MODALITIES if m in self.last_results}
         assessment = fuse(merged)
         scores = {
-            "stress_level": self.smoother.update("stress", assessment.stress.value),
-            "attention_score": self.smoother.update("attention", assessment.attention.value),
-            "overall_score": self.smoother.update("overall", assessment.overall.value),
+            "stress_level": self.smoother.update(
+                "stress", assessment.stress.value, assessment.stress.reason_code
+            ),
+            "attention_score": self.smoother.update(
+                "attention", assessment.attention.value, assessment.attention.reason_code
+            ),
+            "overall_score": self.smoother.update(
+                "overall", assessment.overall.value, assessment.overall.reason_code
+            ),
             "quality_score": self.smoother.update("quality", assessment.quality_score),
         }
         emotion = assessment.emotion_analysis
