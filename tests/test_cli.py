@@ -78,6 +78,32 @@ def test_users_and_tokens_from_the_command_line(tmp_path) -> None:
     assert all(second not in r.token_hash for r in rows)
 
 
+def test_users_create_records_the_consent_given(tmp_path) -> None:
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'consent.db'}"}
+    created = _run("users", "create", "Ada", "--id", "ada", "--consent", "face,motion", env=env)
+    assert created.returncode == 0, created.stderr
+    assert json.loads(created.stdout.strip().splitlines()[-1])["consent"] == ["face", "motion"]
+    plain = _run("users", "create", "Bo", "--id", "bo", env=env)
+    assert json.loads(plain.stdout.strip().splitlines()[-1])["consent"] == []
+    wrong = _run("users", "create", "Cy", "--consent", "face,camera", env=env)
+    assert wrong.returncode == 2 and "unknown modality camera" in wrong.stderr
+
+    engine = sa.create_engine(env["DATABASE_URL"])
+    with engine.connect() as connection:
+        rows = connection.execute(
+            sa.text(
+                "SELECT user_id, face_enabled, audio_enabled, motion_enabled, face_consent_at, "
+                "audio_consent_at FROM user_preferences"
+            )
+        ).all()
+    engine.dispose()
+    assert len(rows) == 1  # Bo chose nothing: no preferences, so no consent
+    ada = rows[0]
+    assert ada.user_id == "ada" and ada.face_enabled and ada.motion_enabled
+    assert not ada.audio_enabled and ada.face_consent_at is not None
+    assert ada.audio_consent_at is None
+
+
 def test_analyze_files_in_process_as_table_json_and_csv(tmp_path) -> None:
     from pathlib import Path
 

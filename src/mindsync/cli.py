@@ -141,9 +141,11 @@ def cmd_users_create(args: argparse.Namespace, settings: Settings) -> int:
 
     from sqlalchemy.orm import Session
 
-    from mindsync.storage.repositories import tokens, users
+    from mindsync.api.services import consent_changes, default_preferences
+    from mindsync.storage.repositories import preferences, tokens, users
 
     user_id = args.id or uuid.uuid4().hex
+    consent = args.consent
 
     def work(db: Session) -> str | None:
         if users.get_user(db=db, user_id=user_id) is not None:
@@ -151,14 +153,36 @@ def cmd_users_create(args: argparse.Namespace, settings: Settings) -> int:
         now = utcnow()
         users.create_user(db=db, user_id=user_id, name=args.name, now=now)
         db.flush()
+        if consent:
+            preferences.upsert_preferences(
+                db=db,
+                user_id=user_id,
+                changes=consent_changes(consent),
+                defaults=default_preferences(settings),
+                now=now,
+            )
         return tokens.issue_token(db=db, user_id=user_id, now=now)
 
     token = _with_db(settings, work)
     if token is None:
         sys.stderr.write(f"mindsync: user {user_id} already exists\n")
         return 1
-    _out(json.dumps({"user_id": user_id, "name": args.name, "token": token}))
+    _out(json.dumps({"user_id": user_id, "name": args.name, "token": token, "consent": consent}))
     return 0
+
+
+CONSENT_CHOICES = ("face", "voice", "motion")
+
+
+def consent_list(text: str) -> list[str]:
+    """``face,voice`` as a list of modalities; ``argparse`` reports an unknown one."""
+    items = [item.strip().lower() for item in text.split(",") if item.strip()]
+    unknown = [item for item in items if item not in CONSENT_CHOICES]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown modality {', '.join(unknown)}; choose from {', '.join(CONSENT_CHOICES)}"
+        )
+    return list(dict.fromkeys(items))
 
 
 def cmd_tokens_rotate(args: argparse.Namespace, settings: Settings) -> int:
@@ -275,6 +299,14 @@ def build_parser() -> argparse.ArgumentParser:
     create = users.add_parser("create", help="create a user; prints their id and token")
     create.add_argument("name", help="display name")
     create.add_argument("--id", default=None, help="user id (random when omitted)")
+    create.add_argument(
+        "--consent",
+        type=consent_list,
+        default=[],
+        metavar="face,voice,motion",
+        help="modalities the user has explicitly consented to; nothing is analysed for a "
+        "user without consent (unless MINDSYNC_CONSENT_REQUIRED=false)",
+    )
     create.set_defaults(func=cmd_users_create)
 
     tokens = commands.add_parser("tokens", help="manage API tokens").add_subparsers(

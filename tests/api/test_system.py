@@ -8,12 +8,13 @@ from mindsync import __version__
 from mindsync.core.config import Settings
 from tests.api.fakes import fake_registry
 from tests.api.test_analyze import AUDIO, FACE
-from tests.conftest import make_client
+from tests.conftest import give_consent, make_client
 
 
 @pytest.fixture
 def client(settings, clock):
     with make_client(settings, fake_registry(), clock) as c:
+        give_consent(c, "sam")
         yield c
 
 
@@ -87,7 +88,8 @@ def test_stats_count_requests_errors_latency_and_sessions(client, clock) -> None
     assert client.get("/session/00000000-0000-0000-0000-000000000000").status_code == 404
     client.get("/health")  # probes are not counted
     stats = client.get("/stats").json()
-    assert stats["requests_total"] == 5
+    assert stats["requests_total"] == 6  # with the fixture's consent
+    assert stats["requests_by_route"]["POST /preferences"] == 1
     assert stats["client_errors"] == 2
     assert stats["server_errors"] == 0
     assert stats["requests_by_route"]["POST /analyze"] == 4

@@ -38,6 +38,7 @@ UserId = Annotated[
     ),
 ]
 Score = Annotated[float, Field(ge=0.0, le=1.0)]
+ModalityName = Literal["face", "voice", "motion"]
 
 
 # ----------------------------------------------------------------------------- errors
@@ -55,7 +56,13 @@ class ErrorBody(BaseModel):
     message: str = Field(description="What went wrong, for a human.")
     field: str | None = Field(default=None, description="The offending field, when there is one.")
     request_id: str | None = Field(default=None, description="Quote it when reporting a problem.")
-    details: list[ErrorDetail] | None = None
+    details: list[ErrorDetail] | None = Field(
+        default=None, description="Every problem found, when there are several (422)."
+    )
+    modalities: list[ModalityName] | None = Field(
+        default=None,
+        description="With code consent_required: the modalities the user has not consented to.",
+    )
 
 
 class ErrorResponse(BaseModel):
@@ -392,6 +399,12 @@ class UserCreate(BaseModel):
         description="Display name (no control characters).",
     )
     user_id: UserId | None = Field(default=None, description="Chosen id; random when omitted.")
+    consent: list[ModalityName] = Field(
+        default_factory=list,
+        description="Modalities the user has explicitly consented to (recorded with the time); "
+        "the others stay off until the user consents through POST /preferences.",
+        examples=[["face", "voice", "motion"]],
+    )
 
 
 class UserCreated(BaseModel):
@@ -401,6 +414,9 @@ class UserCreated(BaseModel):
     name: str
     created_at: UtcDatetime
     token: str = Field(description="Bearer token; store it now, it is not shown again.")
+    consent: list[ModalityName] = Field(
+        default_factory=list, description="Modalities the user consented to at creation."
+    )
 
 
 class TokenIssued(BaseModel):

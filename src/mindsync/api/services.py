@@ -26,7 +26,7 @@ from mindsync.analysis.fusion import (
 from mindsync.analysis.fusion.recommendations import recommend
 from mindsync.analysis.motion.recording import MotionRecording
 from mindsync.analysis.orchestrator import Orchestrator
-from mindsync.api.errors import ApiError, Conflict, NotFound
+from mindsync.api.errors import ApiError, Conflict, ConsentRequired, NotFound
 from mindsync.api.schemas import (
     AnalysisRequest,
     AnalysisResponse,
@@ -51,6 +51,21 @@ MODALITY_FIELDS: dict[Modality, tuple[str, str]] = {
     "motion": ("motion_data", "motion_enabled"),
 }
 MAX_FUTURE_SKEW = timedelta(days=1)
+NO_CONSENT = "no consent given"
+CONSENT_HOW = (
+    "give consent with POST /preferences (face_enabled, audio_enabled, motion_enabled), "
+    "in the web app's Privacy page, or when the user is created (POST /users with consent, "
+    "`mindsync users create NAME --consent face,voice,motion`)"
+)
+
+
+def consent_required_error(modalities: list[str]) -> ConsentRequired:
+    """The 403 for a request none of whose modalities the user consented to."""
+    return ConsentRequired(
+        f"no consent given for {', '.join(modalities)}: {CONSENT_HOW}",
+        field=MODALITY_FIELDS[modalities[0]][0],  # type: ignore[index]
+        modalities=modalities,
+    )
 
 
 def modality_fields(
@@ -70,14 +85,24 @@ def modality_fields(
 
 
 def default_preferences(settings: Settings) -> dict[str, Any]:
-    """Preferences of a user who never set any."""
+    """Preferences of a user who never set any: no consent to any modality, unless the
+    deployment records consent elsewhere (``consent_required`` off)."""
+    consent = not settings.consent_required
     return {
-        "face_enabled": True,
-        "audio_enabled": True,
-        "motion_enabled": True,
+        "face_enabled": consent,
+        "audio_enabled": consent,
+        "motion_enabled": consent,
         "store_history": True,
         "retention_days": settings.default_retention_days,
     }
+
+
+CONSENT_PREFERENCE: dict[str, str] = {m: pref for m, (_, pref) in MODALITY_FIELDS.items()}
+
+
+def consent_changes(modalities: list[str]) -> dict[str, bool]:
+    """The preference changes that record consent to ``modalities`` (and no other)."""
+    return {CONSENT_PREFERENCE[m]: True for m in modalities}
 
 
 def effective_preferences(
@@ -191,17 +216,14 @@ async def analyze(
         if value is None:
             continue
         if prefs is not None and not getattr(prefs, pref_name):
-            # Not decoded, not analysed: consent was withdrawn for this modality.
-            skipped.append(
-                SkippedModality(
-                    modality=modality,
-                    reason=f"{pref_name} is off in the user's preferences",
-                )
-            )
+            # Not decoded, not analysed: consent was never given, or was withdrawn.
+            skipped.append(SkippedModality(modality=modality, reason=NO_CONSENT))
             continue
         inputs[modality] = motion_recording(value) if modality == "motion" else value
         if modality == "face" and request.face_focus is not None:
             inputs["face"] = {"image": value, "focus": request.face_focus.model_dump()}
+    if skipped and not inputs:
+        raise consent_required_error([s.modality for s in skipped])
 
     results = await orchestrator.run(inputs) if inputs else {}
     population_voice = None
