@@ -221,7 +221,11 @@ def cmd_tokens_revoke(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_analyze(args: argparse.Namespace, settings: Settings) -> int:
-    """Analyse files in process (no server) and print a table, JSON or CSV."""
+    """Analyse files in process (no server) and print a table, JSON or CSV.
+
+    Exit status: 0 when every bundle was analysed, 1 when any bundle failed (an unreadable
+    or corrupt file; its row or object says why), 2 for a usage error.
+    """
     from pathlib import Path
 
     from mindsync import batch
@@ -250,7 +254,23 @@ def cmd_analyze(args: argparse.Namespace, settings: Settings) -> int:
     registry = load_analyzers(settings)
     results = batch.run(registry, bundles)
     _out(batch.render(results, args.format))
-    return 1 if all(r.error for r in results) else 0
+    return 1 if any(r.error for r in results) else 0
+
+
+# Kept in step with mindsync.batch.COLUMNS by a test (importing batch here would load numpy
+# for every command).
+ANALYZE_EPILOG = """\
+motion CSV: the first row names the columns (any order, any case); also accepted:
+  timestamp  seconds          time, t
+  ax, ay, az m/s²             acc_x, acceleration_x, accel_x (and _y, _z)
+  gx, gy, gz rad/s, optional  gyro_x, gyroscope_x (and _y, _z)
+
+--json prints a JSON array: per bundle, "bundle" (its name) and exactly the fields of the
+API's POST /analyze response, or the API's error body ("error": {code, message, field}).
+
+exit status: 0 every bundle analysed; 1 any bundle failed (corrupt or unreadable file, bad
+CSV: its row says why); 2 usage error
+"""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -280,7 +300,13 @@ def build_parser() -> argparse.ArgumentParser:
     cleanup.set_defaults(func=cmd_cleanup)
 
     analyze = commands.add_parser(
-        "analyze", help="analyse files in process, without a server (one bundle or a folder)"
+        "analyze",
+        help="analyse files in process, without a server (one bundle or a folder)",
+        description="Analyse files in this process, without a server. --json prints, per "
+        "bundle, exactly what POST /analyze answers (plus the bundle's name), or the API's "
+        "error body.",
+        epilog=ANALYZE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     analyze.add_argument(
         "folder", nargs="?", help="folder of files grouped by name (s1.jpg + s1.webm + s1.csv)"
@@ -289,8 +315,16 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--audio", help="audio file (WAV, MP3, OGG, WebM, MP4/AAC, FLAC)")
     analyze.add_argument("--motion", help="CSV with timestamp, ax, ay, az[, gx, gy, gz]")
     output = analyze.add_mutually_exclusive_group()
-    output.add_argument("--json", dest="format", action="store_const", const="json")
-    output.add_argument("--csv", dest="format", action="store_const", const="csv")
+    output.add_argument(
+        "--json",
+        dest="format",
+        action="store_const",
+        const="json",
+        help="the API's response per bundle (see below)",
+    )
+    output.add_argument(
+        "--csv", dest="format", action="store_const", const="csv", help="one row per bundle"
+    )
     analyze.set_defaults(func=cmd_analyze, format="table")
 
     users = commands.add_parser("users", help="manage users").add_subparsers(

@@ -41,7 +41,7 @@ def test_docs_and_redoc_render_with_examples(client) -> None:
     for code in ("413", "415", "422", "501"):
         assert code in analyze["responses"]
     request_schema = schema["components"]["schemas"]["AnalysisRequest"]
-    assert request_schema["examples"][0]["motion_data"][0]["acceleration"]["z"] == 9.8
+    assert request_schema["examples"][0]["motion_data"]["acceleration"]["z"][0] == 9.81
 
 
 def test_health_reports_database_migrations_and_analysers(client) -> None:

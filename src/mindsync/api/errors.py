@@ -120,8 +120,8 @@ def _field_path(loc: tuple[Any, ...] | list[Any]) -> str:
     for part in parts:
         if part.isdigit():
             path += f"[{part}]"
-        elif part in {"list[MotionSample]", "MotionColumns"}:
-            continue  # pydantic's union branch names mean nothing to a client
+        elif path == "motion_data" and part in {"samples", "columns"}:
+            continue  # the motion form's union tag means nothing to a client
         else:
             path += f".{part}" if path else part
     return path or "body"

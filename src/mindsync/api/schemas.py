@@ -10,11 +10,13 @@ from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
+    Tag,
     model_validator,
 )
 
-from mindsync.analysis.fusion import FusedScore, PersonalComparison, Recommendation
+from mindsync.analysis.fusion import PersonalComparison, Recommendation
 
 USER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"
 
@@ -33,8 +35,9 @@ UserId = Annotated[
         min_length=1,
         max_length=128,
         pattern=USER_ID_PATTERN,
-        description="Opaque user identifier: letters, digits and . _ : @ -, at most 128.",
-        examples=["user-123"],
+        description="Opaque user identifier: letters, digits and . _ : @ -, at most 128. "
+        "Your own is in GET /me.",
+        examples=["ada"],
     ),
 ]
 Score = Annotated[float, Field(ge=0.0, le=1.0)]
@@ -73,11 +76,11 @@ class ErrorResponse(BaseModel):
 
 # ----------------------------------------------------------------------------- analyze
 class Vector3(BaseModel):
-    """Three axes of one sensor sample."""
+    """Three axes of one sensor sample, in the device's frame."""
 
-    x: float
-    y: float
-    z: float
+    x: float = Field(description="X axis (unit of the sensor: m/s² or rad/s).")
+    y: float = Field(description="Y axis.")
+    z: float = Field(description="Z axis.")
 
 
 class FaceFocus(BaseModel):
@@ -86,8 +89,8 @@ class FaceFocus(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    x: float = Field(ge=0, le=1, strict=True)
-    y: float = Field(ge=0, le=1, strict=True)
+    x: float = Field(ge=0, le=1, strict=True, description="0 = left edge, 1 = right edge.")
+    y: float = Field(ge=0, le=1, strict=True, description="0 = top edge, 1 = bottom edge.")
 
 
 class MotionSample(BaseModel):
@@ -99,11 +102,11 @@ class MotionSample(BaseModel):
 
 
 class AxisColumns(BaseModel):
-    """One array per axis."""
+    """One array per axis, one value per timestamp."""
 
-    x: list[float]
-    y: list[float]
-    z: list[float]
+    x: list[float] = Field(description="X axis values.")
+    y: list[float] = Field(description="Y axis values.")
+    z: list[float] = Field(description="Z axis values.")
 
     @model_validator(mode="after")
     def _same_length(self) -> AxisColumns:
@@ -116,8 +119,8 @@ class MotionColumns(BaseModel):
     """The compact columnar form preferred by clients streaming at 50–200 Hz."""
 
     timestamps: list[float] = Field(description="Seconds, one per sample.")
-    acceleration: AxisColumns
-    gyroscope: AxisColumns | None = None
+    acceleration: AxisColumns = Field(description="m/s², with or without gravity.")
+    gyroscope: AxisColumns | None = Field(default=None, description="rad/s; null when absent.")
 
     @model_validator(mode="after")
     def _aligned(self) -> MotionColumns:
@@ -129,36 +132,95 @@ class MotionColumns(BaseModel):
         return self
 
 
+def _motion_form(value: Any) -> str | None:
+    """Which motion form ``value`` is: a list of samples or the columnar object."""
+    if isinstance(value, list | tuple):
+        return "samples"
+    if isinstance(value, dict | MotionColumns):
+        return "columns"
+    return None
+
+
+#: The two motion forms as a named ``oneOf``; the JSON type alone tells them apart.
+MotionData = Annotated[
+    Annotated[
+        list[MotionSample],
+        Tag("samples"),
+        Field(
+            title="MotionSamples",
+            description="The seed's form: one object per sample.",
+        ),
+    ]
+    | Annotated[MotionColumns, Tag("columns")],
+    Discriminator(
+        _motion_form,
+        custom_error_type="motion_form",
+        custom_error_message="motion_data must be a list of samples or an object with "
+        "timestamps and acceleration arrays",
+    ),
+]
+
+
+def _walk_example(seconds: float = 4.0, rate: float = 10.0) -> dict[str, Any]:
+    """A short columnar recording of a phone on a walking person (for the documentation)."""
+    import math
+
+    n = int(seconds * rate)
+    t = [round(i / rate, 3) for i in range(n)]
+    return {
+        "timestamps": t,
+        "acceleration": {
+            "x": [round(0.8 * math.sin(2 * math.pi * 1.9 * s), 3) for s in t],
+            "y": [round(0.4 * math.cos(2 * math.pi * 1.9 * s), 3) for s in t],
+            "z": [round(9.81 + 1.6 * math.sin(2 * math.pi * 3.8 * s), 3) for s in t],
+        },
+    }
+
+
+#: Request examples shown in /docs; each works as-is with a user's token (tested).
+ANALYSIS_EXAMPLES: dict[str, dict[str, Any]] = {
+    "motion_columns": {
+        "summary": "Motion, columnar form (4 s at 10 Hz)",
+        "value": {"motion_data": _walk_example(), "duration_seconds": 4.0},
+    },
+    "motion_samples": {
+        "summary": "Motion, one object per sample (the seed's form; 4 s at 5 Hz)",
+        "value": {
+            "motion_data": [
+                {
+                    "timestamp": i / 5,
+                    "acceleration": {"x": 0.1, "y": 0.2, "z": round(9.8 + 0.05 * (i % 3), 2)},
+                    "gyroscope": {"x": 0.01, "y": 0.02, "z": 0.03},
+                }
+                for i in range(21)
+            ],
+        },
+    },
+}
+
+
 class AnalysisRequest(BaseModel):
-    """A bundle of sensor data to analyse. Every modality is optional, but one is required."""
+    """A bundle of sensor data to analyse.
+
+    Every modality is optional, but at least one of ``face_image``, ``audio_data`` and
+    ``motion_data`` is required (422 otherwise). Only modalities the user consented to are
+    analysed (403 ``consent_required`` when none is).
+    """
 
     model_config = ConfigDict(
-        json_schema_extra={
-            # The "at least one modality" rule, stated in the schema for clients and fuzzers.
-            "anyOf": [
-                {"required": ["face_image"]},
-                {"required": ["audio_data"]},
-                {"required": ["motion_data"]},
-            ],
-            "examples": [
-                {
-                    "user_id": "user-123",
-                    "motion_data": [
-                        {
-                            "timestamp": 1640995200.0,
-                            "acceleration": {"x": 0.1, "y": 0.2, "z": 9.8},
-                            "gyroscope": {"x": 0.01, "y": 0.02, "z": 0.03},
-                        }
-                    ],
-                    "timestamp": "2023-12-31T12:00:00Z",
-                    "duration_seconds": 30.0,
-                }
-            ],
-        }
+        json_schema_extra={"examples": [ANALYSIS_EXAMPLES["motion_columns"]["value"]]}
     )
 
-    session_id: UUID | None = Field(default=None, description="Client-chosen session id.")
-    user_id: UserId | None = None
+    session_id: UUID | None = Field(
+        default=None,
+        description="Client-chosen session id; repeating it returns the stored result instead "
+        "of analysing again (a safe retry). Random when omitted.",
+    )
+    user_id: UserId | None = Field(
+        default=None,
+        description="Whose data this is. Users may omit it (it is their own id); an "
+        "administrator names the user, or gets an anonymous, unstored result.",
+    )
     face_image: str | None = Field(
         default=None, description="Base64 JPEG, PNG or WebP, optionally a data: URL."
     )
@@ -171,13 +233,18 @@ class AnalysisRequest(BaseModel):
         default=None,
         description="Base64 WAV, MP3, OGG, WebM/Opus, MP4/AAC or FLAC, optionally a data: URL.",
     )
-    motion_data: list[MotionSample] | MotionColumns | None = Field(
-        default=None, description="Samples as in the seed, or the columnar form."
+    motion_data: MotionData | None = Field(
+        default=None,
+        description="Accelerometer (and gyroscope) samples: a list of samples as in the seed, "
+        "or the columnar form.",
     )
     timestamp: UtcDatetime | None = Field(
-        default=None, description="When the data was captured; defaults to now."
+        default=None,
+        description="When the data was captured (ISO 8601; naive means UTC); defaults to now.",
     )
-    duration_seconds: float | None = Field(default=None, gt=0, le=86_400)
+    duration_seconds: float | None = Field(
+        default=None, gt=0, le=86_400, description="Length of the capture in seconds (stored)."
+    )
 
     @model_validator(mode="after")
     def _some_modality(self) -> AnalysisRequest:
@@ -187,43 +254,106 @@ class AnalysisRequest(BaseModel):
 
 
 class EmotionAnalysis(BaseModel):
-    """The seed's expression block."""
+    """The seed's expression block, from the face."""
 
-    dominant_emotion: str
-    emotions: dict[str, float]
-    confidence: float = Field(ge=0, le=1)
-    valence: float = Field(ge=-1, le=1)
-    arousal: float = Field(ge=0, le=1)
+    dominant_emotion: str = Field(
+        description="The most probable of angry, disgust, fear, happy, sad, surprise, neutral."
+    )
+    emotions: dict[str, float] = Field(
+        description="Probability of each of the seven expressions, 0-1, summing to 1."
+    )
+    confidence: float = Field(ge=0, le=1, description="Probability of the dominant emotion.")
+    valence: float = Field(ge=-1, le=1, description="Unpleasant (-1) to pleasant (+1).")
+    arousal: float = Field(ge=0, le=1, description="Calm (0) to activated (1).")
 
 
 class SkippedModality(BaseModel):
-    """A modality that was present in the request but not analysed."""
+    """A modality that was present in the request but gave no estimate."""
 
-    modality: str
-    reason: str
+    modality: ModalityName = Field(description="face, voice or motion.")
+    reason: str = Field(
+        description="Why: 'no consent given' (not decoded, not analysed), or what the "
+        "analyser found missing (no face, no speech, too few samples …)."
+    )
+
+
+class ScoreRead(BaseModel):
+    """One fused score with its confidence and the modalities behind it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    value: float | None = Field(
+        default=None, ge=0, le=1, description="The score, 0-1; null when no modality informs it."
+    )
+    confidence: float = Field(
+        ge=0,
+        le=1,
+        description="How much evidence stands behind the value, 0 (none) to 1: "
+        "1 − Π(1 − relevance·quality·confidence) over the modalities used.",
+    )
+    modalities: list[ModalityName] = Field(
+        default_factory=list, description="The modalities that informed the value."
+    )
 
 
 class AssessmentRead(BaseModel):
     """Each fused score with its confidence and the modalities behind it."""
 
-    stress: FusedScore
-    attention: FusedScore
-    overall: FusedScore
+    stress: ScoreRead = Field(description="Stress (0 calm, 1 highly stressed).")
+    attention: ScoreRead = Field(description="Attention (0 absent, 1 fully attentive).")
+    overall: ScoreRead = Field(description="Overall wellbeing (0 poor, 1 good).")
 
 
 class AnalysisResponse(BaseModel):
-    """The seed's analysis response, plus per-modality detail."""
+    """The seed's analysis response, plus per-modality detail.
 
-    session_id: str
-    user_id: str | None = None
-    timestamp: datetime
-    status: Literal["completed"] = "completed"
-    emotion_analysis: EmotionAnalysis | None = None
-    stress_level: Score | None = None
-    attention_score: Score | None = None
-    overall_score: Score | None = None
-    quality_score: Score | None = None
-    processing_time_ms: float = Field(ge=0)
+    Numbers are rounded to at most 4 decimal places. A score is ``null`` when no analysed
+    modality informs it; its confidence is then 0.
+    """
+
+    session_id: str = Field(description="Id of this analysis (GET /session/{session_id}).")
+    user_id: str | None = Field(
+        default=None, description="Whose analysis this is; null for an anonymous analysis."
+    )
+    timestamp: datetime = Field(description="When the data was captured (UTC).")
+    status: Literal["completed"] = Field(
+        default="completed", description="Always 'completed' (errors are 4xx/5xx responses)."
+    )
+    emotion_analysis: EmotionAnalysis | None = Field(
+        default=None, description="Facial expression; null without a usable face."
+    )
+    stress_level: Score | None = Field(
+        default=None,
+        description="Fused stress, 0 (calm) to 1 (highly stressed); null when no modality "
+        "informs it. Its confidence is stress_confidence.",
+    )
+    stress_confidence: Score = Field(
+        default=0.0, description="Confidence of stress_level, 0 (no evidence) to 1."
+    )
+    attention_score: Score | None = Field(
+        default=None,
+        description="Fused attention, 0 (absent) to 1 (fully attentive); null when no modality "
+        "informs it. Its confidence is attention_confidence.",
+    )
+    attention_confidence: Score = Field(
+        default=0.0, description="Confidence of attention_score, 0 (no evidence) to 1."
+    )
+    overall_score: Score | None = Field(
+        default=None,
+        description="Overall wellbeing, 0 (poor) to 1 (good), from stress, attention and "
+        "expression; null when nothing informs it. Its confidence is overall_confidence.",
+    )
+    overall_confidence: Score = Field(
+        default=0.0, description="Confidence of overall_score, 0 (no evidence) to 1."
+    )
+    quality_score: Score | None = Field(
+        default=None,
+        description="How far the whole result can be trusted, 0-1: mean data quality of the "
+        "modalities used times their coverage; null when nothing was analysed.",
+    )
+    processing_time_ms: float = Field(
+        ge=0, description="Server time for this request, milliseconds."
+    )
     recommendations: list[str] = Field(
         default_factory=list, description="The texts of recommendation_details, in order."
     )
@@ -241,21 +371,39 @@ class AnalysisResponse(BaseModel):
     )
     modalities: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
-        description="Per analysed modality: status, reason, quality, confidence, processing_ms "
-        "and the modality's derived values.",
+        description="Per analysed modality (face, voice, motion): status, reason, quality, "
+        "confidence, processing_ms and the modality's derived values. A modality that was "
+        "not analysed (absent, or no consent) has no entry.",
     )
-    modalities_used: list[str] = Field(default_factory=list)
-    modalities_skipped: list[SkippedModality] = Field(default_factory=list)
+    modalities_used: list[ModalityName] = Field(
+        default_factory=list, description="Modalities that gave an estimate (status 'ok')."
+    )
+    modalities_skipped: list[SkippedModality] = Field(
+        default_factory=list,
+        description="Modalities in the request that gave no estimate, each with the reason.",
+    )
     stored: bool = Field(description="Whether this result was stored in the user's history.")
+
+    @model_validator(mode="after")
+    def _confidences(self) -> AnalysisResponse:
+        # The top-level confidences mirror the assessment (also for sessions stored before
+        # they existed), so that a client sees them next to the scores.
+        if self.assessment is not None:
+            self.stress_confidence = self.assessment.stress.confidence
+            self.attention_confidence = self.assessment.attention.confidence
+            self.overall_confidence = self.assessment.overall.confidence
+        return self
 
 
 class SessionRead(AnalysisResponse):
     """A stored session."""
 
-    timestamp: UtcDatetime
-    stored: bool = True
-    duration_seconds: float | None = None
-    created_at: UtcDatetime
+    timestamp: UtcDatetime = Field(description="When the data was captured (UTC).")
+    stored: bool = Field(default=True, description="Always true for a stored session.")
+    duration_seconds: float | None = Field(
+        default=None, description="Length of the capture in seconds, as the client said."
+    )
+    created_at: UtcDatetime = Field(description="When the session was stored (UTC).")
 
     @classmethod
     def from_record(cls, record: Any) -> SessionRead:
@@ -299,9 +447,8 @@ class PreferencesUpdate(BaseModel):
         json_schema_extra={
             "examples": [
                 {
-                    "user_id": "user-123",
                     "face_enabled": True,
-                    "audio_enabled": False,
+                    "audio_enabled": True,
                     "motion_enabled": True,
                     "store_history": True,
                     "retention_days": 30,
@@ -310,10 +457,22 @@ class PreferencesUpdate(BaseModel):
         },
     )
 
-    user_id: UserId
-    face_enabled: bool | None = Field(default=None, description="Consent to face analysis.")
-    audio_enabled: bool | None = Field(default=None, description="Consent to voice analysis.")
-    motion_enabled: bool | None = Field(default=None, description="Consent to motion analysis.")
+    user_id: UserId | None = Field(
+        default=None,
+        description="Whose preferences: a user may omit it (their own); the administrator "
+        "must name the user.",
+    )
+    face_enabled: bool | None = Field(
+        default=None,
+        description="Consent to face analysis (true gives it, false withdraws it; the time is "
+        "recorded).",
+    )
+    audio_enabled: bool | None = Field(
+        default=None, description="Consent to voice analysis (true gives, false withdraws)."
+    )
+    motion_enabled: bool | None = Field(
+        default=None, description="Consent to motion analysis (true gives, false withdraws)."
+    )
     store_history: bool | None = Field(
         default=None, description="Keep analysis results in the user's history."
     )

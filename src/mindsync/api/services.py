@@ -14,7 +14,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mindsync.analysis.base import Modality, ModalityResult
 from mindsync.analysis.fusion import (
+    Assessment,
     BaselineStats,
+    PersonalComparison,
     RuleSet,
     baseline_signals,
     compare_to_baseline,
@@ -68,12 +70,27 @@ def consent_required_error(modalities: list[str]) -> ConsentRequired:
     )
 
 
+DECIMALS = 4
+
+
+def rounded(value: Any, decimals: int = DECIMALS) -> Any:
+    """``value`` with every float inside (dicts, lists) rounded to ``decimals`` places: the
+    one rounding rule of API responses, so that probabilities read like the scores."""
+    if isinstance(value, float):
+        return round(value, decimals)
+    if isinstance(value, dict):
+        return {k: rounded(v, decimals) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [rounded(v, decimals) for v in value]
+    return value
+
+
 def modality_fields(
     results: dict[Modality, ModalityResult], skipped: list[SkippedModality] | None = None
 ) -> dict[str, Any]:
     """The response's ``modalities``, ``modalities_used`` and ``modalities_skipped``."""
     return {
-        "modalities": {m: r.model_dump(mode="json") for m, r in results.items()},
+        "modalities": {m: rounded(r.model_dump(mode="json")) for m, r in results.items()},
         "modalities_used": [m for m, r in results.items() if r.status == "ok"],
         "modalities_skipped": (skipped or [])
         + [
@@ -190,6 +207,43 @@ def _fold(previous: tuple[int, float, float] | None, value: float) -> tuple[int,
     return after.n, after.mean, after.var
 
 
+def compose_response(
+    *,
+    results: dict[Modality, ModalityResult],
+    assessment: Assessment,
+    rules: RuleSet,
+    session_id: str,
+    user_id: str | None,
+    timestamp: datetime,
+    personal: PersonalComparison | None = None,
+    skipped: list[SkippedModality] | None = None,
+) -> AnalysisResponse:
+    """The API's response for analysed ``results`` and their fused ``assessment`` (not
+    stored, ``processing_time_ms`` 0): the one shape the API and the CLI print."""
+    advice = recommend(rules, assessment, results, personal)
+    return AnalysisResponse(
+        session_id=session_id,
+        user_id=user_id,
+        timestamp=timestamp,
+        emotion_analysis=rounded(assessment.emotion_analysis),
+        stress_level=assessment.stress.value,
+        attention_score=assessment.attention.value,
+        overall_score=assessment.overall.value,
+        quality_score=assessment.quality_score,
+        processing_time_ms=0.0,
+        recommendations=[r.text for r in advice],
+        recommendation_details=advice,
+        assessment=AssessmentRead(
+            stress=assessment.stress,
+            attention=assessment.attention,
+            overall=assessment.overall,
+        ),
+        baseline=personal,
+        **modality_fields(results, skipped),
+        stored=False,
+    )
+
+
 async def analyze(
     *,
     request: AnalysisRequest,
@@ -239,27 +293,15 @@ async def analyze(
     )
     if personal is not None and population_voice is not None:
         personal.voice_population_stress = population_voice
-    advice = recommend(rules, assessment, results, personal)
-    response = AnalysisResponse(
+    response = compose_response(
+        results=results,
+        assessment=assessment,
+        rules=rules,
         session_id=str(request.session_id or uuid.uuid4()),
         user_id=request.user_id,
         timestamp=request.timestamp or now,
-        emotion_analysis=assessment.emotion_analysis,  # type: ignore[arg-type]
-        stress_level=assessment.stress.value,
-        attention_score=assessment.attention.value,
-        overall_score=assessment.overall.value,
-        quality_score=assessment.quality_score,
-        processing_time_ms=0.0,
-        recommendations=[r.text for r in advice],
-        recommendation_details=advice,
-        assessment=AssessmentRead(
-            stress=assessment.stress,
-            attention=assessment.attention,
-            overall=assessment.overall,
-        ),
-        baseline=personal,
-        **modality_fields(results, skipped),
-        stored=False,
+        personal=personal,
+        skipped=skipped,
     )
     return response, results, baseline_signals(assessment, results)
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Body
 from starlette.concurrency import run_in_threadpool
 
 from mindsync.api import services
@@ -20,7 +21,12 @@ from mindsync.api.deps import (
 from mindsync.api.errors import Conflict, error_responses
 from mindsync.api.metrics import SESSIONS_STORED, observe_analysis
 from mindsync.api.routing import JSONRoute
-from mindsync.api.schemas import AnalysisRequest, AnalysisResponse, SessionRead
+from mindsync.api.schemas import (
+    ANALYSIS_EXAMPLES,
+    AnalysisRequest,
+    AnalysisResponse,
+    SessionRead,
+)
 
 router = APIRouter(tags=["analysis"], route_class=JSONRoute)
 
@@ -32,7 +38,7 @@ router = APIRouter(tags=["analysis"], route_class=JSONRoute)
     responses=error_responses(401, 403, 404, 409, 413, 415, 422, 429, 501, 503),
 )
 async def analyze(
-    body: AnalysisRequest,
+    body: Annotated[AnalysisRequest, Body(openapi_examples=ANALYSIS_EXAMPLES)],
     access: AccessDep,
     orchestrator: OrchestratorDep,
     factory: SessionFactoryDep,

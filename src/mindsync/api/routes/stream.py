@@ -215,14 +215,19 @@ class StreamSession:
                 "session_id": self.session_id,
                 "included": stamps,
                 "processing_ms": round(took * 1000, 2),
-                **scores,
-                "emotion_analysis": emotion,
+                **services.rounded(scores),
+                "stress_confidence": assessment.stress.confidence,
+                "attention_confidence": assessment.attention.confidence,
+                "overall_confidence": assessment.overall.confidence,
+                "emotion_analysis": services.rounded(emotion),
                 "assessment": AssessmentRead(
                     stress=assessment.stress,
                     attention=assessment.attention,
                     overall=assessment.overall,
                 ).model_dump(mode="json"),
-                "modalities": {m: r.model_dump(mode="json") for m, r in results.items()},
+                "modalities": {
+                    m: services.rounded(r.model_dump(mode="json")) for m, r in results.items()
+                },
                 "recommendations": [r.text for r in recommend(self.rules, assessment, merged)],
                 "received": {"face": self.buffers.face_received},
                 "dropped": {"face": self.buffers.face_dropped},
@@ -252,7 +257,7 @@ class StreamSession:
             session_id=self.session_id,
             user_id=self.user_id,
             timestamp=self.started,
-            emotion_analysis=emotion_analysis,  # type: ignore[arg-type]
+            emotion_analysis=services.rounded(emotion_analysis),
             stress_level=self.aggregate.mean("stress_level"),
             attention_score=self.aggregate.mean("attention_score"),
             overall_score=self.aggregate.mean("overall_score"),
