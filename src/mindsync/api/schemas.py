@@ -49,7 +49,7 @@ class ErrorDetail(BaseModel):
     """One problem with a request."""
 
     field: str | None = Field(default=None, description="Dotted path of the offending field.")
-    message: str
+    message: str = Field(description="What is wrong with that field, for a human.")
 
 
 class ErrorBody(BaseModel):
@@ -71,7 +71,7 @@ class ErrorBody(BaseModel):
 class ErrorResponse(BaseModel):
     """Error envelope: ``{"error": {...}}``."""
 
-    error: ErrorBody
+    error: ErrorBody = Field(description="The error.")
 
 
 # ----------------------------------------------------------------------------- analyze
@@ -432,10 +432,10 @@ class SessionRead(AnalysisResponse):
 class SessionList(BaseModel):
     """One page of sessions, newest first."""
 
-    items: list[SessionRead]
+    items: list[SessionRead] = Field(description="The sessions of this page, newest first.")
     total: int = Field(ge=0, description="Sessions matching the filters, over all pages.")
-    limit: int
-    offset: int
+    limit: int = Field(description="Page size asked for.")
+    offset: int = Field(description="Sessions skipped before this page.")
 
 
 # ----------------------------------------------------------------------------- preferences
@@ -486,17 +486,32 @@ class PreferencesRead(BaseModel):
 
     model_config = ConfigDict(from_attributes=True)
 
-    user_id: str
-    face_enabled: bool
-    audio_enabled: bool
-    motion_enabled: bool
-    face_consent_at: UtcDatetime | None = None
-    audio_consent_at: UtcDatetime | None = None
-    motion_consent_at: UtcDatetime | None = None
-    store_history: bool
-    retention_days: int
-    created_at: UtcDatetime | None = None
-    updated_at: UtcDatetime | None = None
+    user_id: str = Field(description="Whose preferences.")
+    face_enabled: bool = Field(description="Consent to face analysis (false until given).")
+    audio_enabled: bool = Field(description="Consent to voice analysis (false until given).")
+    motion_enabled: bool = Field(description="Consent to motion analysis (false until given).")
+    face_consent_at: UtcDatetime | None = Field(
+        default=None,
+        description="When face consent was last given or withdrawn (UTC); null: never chosen.",
+    )
+    audio_consent_at: UtcDatetime | None = Field(
+        default=None,
+        description="When voice consent was last given or withdrawn (UTC); null: never chosen.",
+    )
+    motion_consent_at: UtcDatetime | None = Field(
+        default=None,
+        description="When motion consent was last given or withdrawn (UTC); null: never chosen.",
+    )
+    store_history: bool = Field(
+        description="Whether analysis results are kept in the user's history."
+    )
+    retention_days: int = Field(description="Days sessions are kept before retention deletes them.")
+    created_at: UtcDatetime | None = Field(
+        default=None, description="When the preferences were first stored (UTC); null for defaults."
+    )
+    updated_at: UtcDatetime | None = Field(
+        default=None, description="When they last changed (UTC); null for defaults."
+    )
     is_default: bool = Field(default=False, description="True when the user never set preferences.")
 
 
@@ -504,45 +519,57 @@ class PreferencesRead(BaseModel):
 class HealthResponse(BaseModel):
     """Readiness of the service and its parts."""
 
-    status: Literal["ok", "degraded", "unavailable"]
-    version: str
-    uptime_seconds: float
-    database: dict[str, Any]
-    analyzers: dict[str, dict[str, Any]]
+    status: Literal["ok", "degraded", "unavailable"] = Field(
+        description="ok; degraded (an analyser is missing); unavailable (database down, HTTP 503)."
+    )
+    version: str = Field(description="MindSync version.")
+    uptime_seconds: float = Field(description="Seconds since this process started.")
+    database: dict[str, Any] = Field(
+        description="reachable, dialect and whether migrations are current."
+    )
+    analyzers: dict[str, dict[str, Any]] = Field(
+        description="Per modality: loaded, and the model facts of its analyser."
+    )
 
 
 class LatencyStats(BaseModel):
     """Latency of one modality."""
 
-    count: int
-    p50_ms: float | None
-    p95_ms: float | None
-    mean_quality: float | None
+    count: int = Field(description="Analyses of this modality in the window.")
+    p50_ms: float | None = Field(description="Median processing time, ms; null without analyses.")
+    p95_ms: float | None = Field(
+        description="95th percentile processing time, ms; null without analyses."
+    )
+    mean_quality: float | None = Field(description="Mean data quality, 0-1; null without analyses.")
 
 
 class StatsResponse(BaseModel):
     """Service statistics computed from stored metrics."""
 
-    window_hours: float | None
-    uptime_seconds: float
-    requests_total: int
-    client_errors: int
-    server_errors: int
-    requests_by_route: dict[str, int]
-    modality_latency: dict[str, LatencyStats]
-    sessions_stored: int
+    window_hours: float | None = Field(
+        description="The window asked for, hours; null: since metrics are kept."
+    )
+    uptime_seconds: float = Field(description="Seconds since this process started.")
+    requests_total: int = Field(description="Requests in the window (probes and docs excluded).")
+    client_errors: int = Field(description="Requests answered 4xx.")
+    server_errors: int = Field(description="Requests answered 5xx.")
+    requests_by_route: dict[str, int] = Field(description="Requests per 'METHOD /route'.")
+    modality_latency: dict[str, LatencyStats] = Field(
+        description="Per modality: count, p50/p95 processing time and mean quality."
+    )
+    sessions_stored: int = Field(description="Sessions stored in the window.")
 
 
 class RootResponse(BaseModel):
     """What this service is and where its documentation lives."""
 
-    name: str
-    version: str
-    description: str
-    docs: str
-    redoc: str
-    openapi: str
-    health: str
+    name: str = Field(description="Service name.")
+    version: str = Field(description="MindSync version.")
+    description: str = Field(description="What the service does.")
+    docs: str = Field(description="Swagger UI.")
+    redoc: str = Field(description="ReDoc.")
+    openapi: str = Field(description="The OpenAPI document.")
+    health: str = Field(description="Health check.")
 
 
 # ----------------------------------------------------------------------------- users
@@ -569,9 +596,9 @@ class UserCreate(BaseModel):
 class UserCreated(BaseModel):
     """A new user and their first token: the only time the token is shown."""
 
-    user_id: str
-    name: str
-    created_at: UtcDatetime
+    user_id: str = Field(description="The new user's id.")
+    name: str = Field(description="Display name.")
+    created_at: UtcDatetime = Field(description="When the user was created (UTC).")
     token: str = Field(description="Bearer token; store it now, it is not shown again.")
     consent: list[ModalityName] = Field(
         default_factory=list, description="Modalities the user consented to at creation."
@@ -581,15 +608,17 @@ class UserCreated(BaseModel):
 class TokenIssued(BaseModel):
     """A freshly issued token; every older token of the user is revoked."""
 
-    user_id: str
+    user_id: str = Field(description="Whose token.")
     token: str = Field(description="Bearer token; store it now, it is not shown again.")
 
 
 class ErasureResponse(BaseModel):
     """What an erasure deleted, by kind."""
 
-    user_id: str
-    deleted: dict[str, int]
+    user_id: str = Field(description="Whose data was erased.")
+    deleted: dict[str, int] = Field(
+        description="Rows deleted, per kind (sessions, metrics, preferences, tokens …)."
+    )
 
 
 class AuditEventRead(BaseModel):
@@ -597,11 +626,11 @@ class AuditEventRead(BaseModel):
 
     model_config = ConfigDict(from_attributes=True)
 
-    created_at: UtcDatetime
-    actor: str
-    action: str
-    resource: str
-    request_id: str | None
+    created_at: UtcDatetime = Field(description="When (UTC).")
+    actor: str = Field(description="Who: user:<id>, admin or anonymous.")
+    action: str = Field(description="What: read, update, export, erase, create, rotate_token.")
+    resource: str = Field(description="On what: preferences, sessions, user, tokens, trends.")
+    request_id: str | None = Field(description="The request's id (X-Request-ID).")
 
 
 class MetricRead(BaseModel):
@@ -609,12 +638,14 @@ class MetricRead(BaseModel):
 
     model_config = ConfigDict(from_attributes=True)
 
-    created_at: UtcDatetime
-    session_id: str | None
-    modality: str
-    status: str
-    processing_ms: float
-    quality: float | None
+    created_at: UtcDatetime = Field(description="When (UTC).")
+    session_id: str | None = Field(
+        description="The analysis it belongs to; null once the session is gone."
+    )
+    modality: str = Field(description="face, voice or motion.")
+    status: str = Field(description="ok or no_signal.")
+    processing_ms: float = Field(description="Decode plus analysis time, milliseconds.")
+    quality: float | None = Field(description="Data quality, 0-1.")
 
 
 class TokenRead(BaseModel):
@@ -622,53 +653,75 @@ class TokenRead(BaseModel):
 
     model_config = ConfigDict(from_attributes=True)
 
-    prefix: str
-    created_at: UtcDatetime
-    revoked_at: UtcDatetime | None
+    prefix: str = Field(description="First characters of the token, to recognise it.")
+    created_at: UtcDatetime = Field(description="When it was issued (UTC).")
+    revoked_at: UtcDatetime | None = Field(
+        description="When it was revoked (UTC); null while valid."
+    )
 
 
 class UserExport(BaseModel):
     """Everything MindSync holds about one user (derived data only)."""
 
-    user_id: str
-    exported_at: UtcDatetime
-    user: dict[str, Any] | None
-    preferences: PreferencesRead | None
-    sessions: list[SessionRead]
-    metrics: list[MetricRead]
-    tokens: list[TokenRead]
+    user_id: str = Field(description="Whose data.")
+    exported_at: UtcDatetime = Field(description="When this export was made (UTC).")
+    user: dict[str, Any] | None = Field(
+        description="The account: id, name, created_at; null for a user known only by data."
+    )
+    preferences: PreferencesRead | None = Field(
+        description="Stored preferences; null if never set."
+    )
+    sessions: list[SessionRead] = Field(description="Every stored session.")
+    metrics: list[MetricRead] = Field(description="Timing and quality of each analysed modality.")
+    tokens: list[TokenRead] = Field(description="Token metadata (never the tokens).")
     baselines: dict[str, Any] = Field(
         default_factory=dict,
         description="Personal baselines: per signal, sessions seen, rolling mean and spread.",
     )
-    audit: list[AuditEventRead]
+    audit: list[AuditEventRead] = Field(
+        description="Who read, changed, exported or erased this user's data."
+    )
 
 
 class TrendBucket(BaseModel):
     """Averages of the fused scores over one time bucket."""
 
-    start: UtcDatetime
-    sessions: int
-    stress_level: float | None
-    attention_score: float | None
-    overall_score: float | None
-    quality_score: float | None
+    start: UtcDatetime = Field(description="Start of the bucket (UTC).")
+    sessions: int = Field(description="Sessions in the bucket.")
+    stress_level: float | None = Field(
+        description="Mean stress, 0-1; null when no session had one."
+    )
+    attention_score: float | None = Field(
+        description="Mean attention, 0-1; null when no session had one."
+    )
+    overall_score: float | None = Field(
+        description="Mean overall score, 0-1; null when no session had one."
+    )
+    quality_score: float | None = Field(
+        description="Mean quality, 0-1; null when no session had one."
+    )
 
 
 class TrendsResponse(BaseModel):
     """A user's fused scores per bucket over the last ``days`` days (empty buckets omitted)."""
 
-    user_id: str
-    days: int
-    bucket: Literal["hour", "day", "week"]
-    since: UtcDatetime
-    until: UtcDatetime
-    buckets: list[TrendBucket]
+    user_id: str = Field(description="Whose trends.")
+    days: int = Field(description="How many days back.")
+    bucket: Literal["hour", "day", "week"] = Field(description="Bucket size: hour, day or week.")
+    since: UtcDatetime = Field(description="Start of the period (UTC).")
+    until: UtcDatetime = Field(description="End of the period (UTC).")
+    buckets: list[TrendBucket] = Field(
+        description="Buckets with sessions, oldest first (empty ones omitted)."
+    )
 
 
 class MeResponse(BaseModel):
     """Who the bearer token belongs to."""
 
-    kind: Literal["admin", "user"]
-    user_id: str | None = None
-    name: str | None = None
+    kind: Literal["admin", "user"] = Field(description="admin or user.")
+    user_id: str | None = Field(
+        default=None, description="The user's id; null for the administrator."
+    )
+    name: str | None = Field(
+        default=None, description="The user's display name; null for the administrator."
+    )
