@@ -58,6 +58,11 @@ def test_a_pooled_server_analyses_every_modality_and_reports_its_analysers(
     assert body["modalities"]["voice"]["status"] == "ok"
     assert body["emotion_analysis"]["dominant_emotion"] == "neutral"  # as in process
     assert count(db_engine, "sessions") == 1
+    processes = pool_client.get("/stats").json()["processes"]
+    assert [p["role"] for p in processes] == ["server", "analysis"]
+    analysis = processes[1]
+    assert analysis["pid"] == pool_client.app.state.orchestrator.pool.pids()[0]
+    assert analysis["cpu_seconds"] > 0 and analysis["rss_bytes"] > 50_000_000  # models loaded
 
 
 def test_an_analyser_error_in_a_pool_process_keeps_its_status_and_field(

@@ -95,6 +95,9 @@ def test_stats_count_requests_errors_latency_and_sessions(client, clock) -> None
     assert stats["requests_by_route"]["POST /analyze"] == 4
     assert stats["requests_by_route"]["GET /session/{session_id}"] == 1
     assert stats["sessions_stored"] == 3
+    (server,) = stats["processes"]  # analysis in threads: one process
+    assert server["role"] == "server" and server["pid"] > 0
+    assert server["cpu_seconds"] > 0 and server["rss_bytes"] > 10_000_000
     face = stats["modality_latency"]["face"]
     assert face["count"] == 3
     assert 0 <= face["p50_ms"] <= face["p95_ms"]

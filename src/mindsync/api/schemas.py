@@ -543,6 +543,29 @@ class LatencyStats(BaseModel):
     mean_quality: float | None = Field(description="Mean data quality, 0-1; null without analyses.")
 
 
+class ProcessStats(BaseModel):
+    """CPU and memory of one process of this server."""
+
+    role: Literal["server", "analysis"] = Field(
+        description="server: the process that answered; analysis: one of its analysis "
+        "processes (MINDSYNC_ANALYSIS_PROCESSES)."
+    )
+    pid: int = Field(description="Operating-system process id.")
+    cpu_seconds: float = Field(ge=0, description="CPU time used so far (user + system), s.")
+    cpu_percent: float | None = Field(
+        default=None,
+        ge=0,
+        description="Mean CPU load over the process's life, in percent of one core; null "
+        "where the system does not say (not Linux).",
+    )
+    rss_bytes: int | None = Field(
+        default=None, ge=0, description="Resident memory, bytes; null where unknown."
+    )
+    uptime_seconds: float | None = Field(
+        default=None, ge=0, description="How long the process has run, s; null where unknown."
+    )
+
+
 class StatsResponse(BaseModel):
     """Service statistics computed from stored metrics."""
 
@@ -558,6 +581,11 @@ class StatsResponse(BaseModel):
         description="Per modality: count, p50/p95 processing time and mean quality."
     )
     sessions_stored: int = Field(description="Sessions stored in the window.")
+    processes: list[ProcessStats] = Field(
+        default_factory=list,
+        description="CPU and resident memory of the process that answered and of each of its "
+        "analysis processes (with several workers, each reports its own).",
+    )
 
 
 class RootResponse(BaseModel):
