@@ -325,7 +325,7 @@ def main() -> None:
         try:
             user = httpx.post(
                 server.url + "/users",
-                json={"name": "bench"},
+                json={"name": "bench", "consent": ["face", "voice", "motion"]},
                 headers={"Authorization": f"Bearer {server.admin}"},
             ).json()
             token = user["token"]

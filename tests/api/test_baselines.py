@@ -6,11 +6,12 @@ import base64
 
 from tests.api.fakes import fake_registry
 from tests.api.test_analyze import FACE
-from tests.conftest import make_client
+from tests.conftest import give_consent, make_client
 
 
 def test_calibration_then_personal_comparison(settings, clock, db_engine) -> None:
     with make_client(settings, fake_registry(), clock) as client:
+        give_consent(client, "wes")
         for i in range(settings.baseline_min_sessions):
             audio = base64.b64encode(f"calm clip {i}".encode()).decode()
             body = client.post(
@@ -42,6 +43,10 @@ def test_calibration_then_personal_comparison(settings, clock, db_engine) -> Non
         assert again["baseline"]["sessions"] == 6
 
         assert client.delete("/users/wes").json()["deleted"]["baselines"] > 0
+        # The erasure took the consent with it: asked again, the user starts from zero.
+        gone = client.post("/analyze", json={"user_id": "wes", "face_image": FACE})
+        assert gone.json()["error"]["code"] == "consent_required"
+        give_consent(client, "wes")
         fresh = client.post("/analyze", json={"user_id": "wes", "face_image": FACE}).json()
         assert fresh["baseline"]["status"] == "calibrating"
         assert fresh["baseline"]["sessions"] == 0

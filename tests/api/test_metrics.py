@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tests.api.fakes import fake_registry
 from tests.api.test_analyze import AUDIO
-from tests.conftest import make_client
+from tests.conftest import give_consent, make_client
 
 
 def _value(text: str, prefix: str) -> float:
@@ -15,6 +15,7 @@ def _value(text: str, prefix: str) -> float:
 
 def test_metrics_count_requests_and_analyses(settings, clock) -> None:
     with make_client(settings, fake_registry(), clock) as client:
+        give_consent(client, "mo")
         before = client.get("/metrics").text
         client.post("/analyze", json={"user_id": "mo", "audio_data": AUDIO})
         client.get("/session/not-a-uuid")

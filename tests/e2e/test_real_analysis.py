@@ -9,7 +9,7 @@ import pytest
 
 from tests.analysis.motion.conftest import LABELS, _parse_ts
 from tests.api.test_analyze import count
-from tests.conftest import DATA_DIR, make_client
+from tests.conftest import DATA_DIR, give_consent, make_client
 from tests.payload_scan import find_raw_payloads
 
 
@@ -33,6 +33,7 @@ def motion_json(label: str) -> dict:
 @pytest.fixture
 def client(settings, clock, real_registry):
     with make_client(settings, real_registry, clock) as c:
+        give_consent(c, "real", "scan-0", "scan-1", "speaker")
         yield c
 
 

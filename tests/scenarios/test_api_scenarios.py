@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from mindsync.analysis.fusion import FusedScore, Recommendation
-from tests.conftest import make_client
+from tests.conftest import give_consent, make_client
 from tests.scenarios.scenes import SCENES, Scene
 from tests.scenarios.test_scenarios import check
 
@@ -38,6 +38,7 @@ def _check_body(body: dict, scene: Scene) -> None:
 @pytest.mark.parametrize("scene", SCENES, ids=[s.id for s in SCENES])
 def test_scenario_through_the_api(scene: Scene, client) -> None:
     fields, _ = scene.inputs()
+    give_consent(client, f"scene-{scene.id}")  # consent is explicit (issue 16)
     response = client.post("/analyze", json={"user_id": f"scene-{scene.id}", **fields})
     assert response.status_code == 200, response.text
     body = response.json()

@@ -32,6 +32,7 @@ from mindsync.api import metrics
 from mindsync.api.errors import install_error_handlers
 from mindsync.api.metric_buffer import MetricBuffer, PendingRequest
 from mindsync.api.middleware import RequestContextMiddleware
+from mindsync.api.openapi import install_openapi
 from mindsync.api.pending import PendingWork
 from mindsync.api.ratelimit import (
     MemoryRateLimiter,
@@ -222,6 +223,7 @@ def create_app(
     # The web app: static files only, every script, style and font served from here.
     app.mount("/app", StaticFiles(directory=WEB_DIR, html=True), name="app")
     _install_offline_docs(app)
+    install_openapi(app)
     return app
 
 
@@ -238,6 +240,8 @@ def _install_offline_docs(app: FastAPI) -> None:
             swagger_css_url="/docs/assets/swagger-ui.css",
             swagger_favicon_url="/app/favicon.svg",
             oauth2_redirect_url="/docs/oauth2-redirect",
+            # A pasted token survives a reload of the page.
+            swagger_ui_parameters={"persistAuthorization": True},
         )
 
     @app.get("/docs/oauth2-redirect", include_in_schema=False)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
 
 from mindsync.analysis.fusion import RuleSet
@@ -197,7 +198,20 @@ def authenticate(app: Any, token: str | None, header: str | None = None) -> Acce
     return Access(kind="user", user_id=user_id)
 
 
-def get_access(request: Request) -> Access:
+#: Declares HTTP bearer security in the OpenAPI document (Swagger's Authorize button);
+#: ``authenticate`` reads the header itself, so that a malformed one is a clear 401.
+bearer_scheme = HTTPBearer(
+    auto_error=False,
+    scheme_name="bearer",
+    description="A user's token (`ms_…`, from `mindsync users create` or `POST /users`), or "
+    "the administrator's token (`MINDSYNC_ADMIN_TOKEN`).",
+)
+
+
+def get_access(
+    request: Request,
+    _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+) -> Access:
     """Authenticate the caller from its bearer token (401 for an unknown or revoked token)."""
     return authenticate(request.app, None, request.headers.get("authorization"))
 

@@ -523,7 +523,7 @@ async function loadPrivacy() {
     $("pref-motion").checked = prefs.motion_enabled;
     $("pref-history").checked = prefs.store_history;
     $("pref-retention").value = String(prefs.retention_days);
-    $("prefs-status").textContent = prefs.is_default ? "You have not chosen yet: these are the defaults." : "";
+    $("prefs-status").textContent = prefs.is_default ? "You have not chosen yet: nothing is analysed until you turn a sensor on." : "";
   } catch (err) {
     handleApiError(err);
   }

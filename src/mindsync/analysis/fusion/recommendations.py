@@ -120,18 +120,18 @@ class RuleSet(BaseModel):
 class Trigger(BaseModel):
     """A condition that held, with the value that made it hold."""
 
-    signal: str
-    value: float | str | bool
-    condition: str
+    signal: str = Field(description="The signal the rule looked at (e.g. stress_level).")
+    value: float | str | bool = Field(description="Its value in this analysis.")
+    condition: str = Field(description="The rule's condition that held (e.g. '>= 0.7').")
 
 
 class Recommendation(BaseModel):
     """A fired rule."""
 
-    id: str
-    text: str
-    priority: int
-    triggered_by: list[Trigger]
+    id: str = Field(description="Stable id of the rule (rules.json).")
+    text: str = Field(description="The advice, for the user.")
+    priority: int = Field(description="Lower comes first.")
+    triggered_by: list[Trigger] = Field(description="The signals and conditions that fired it.")
     modalities: list[Modality] = Field(
         default_factory=list, description="The modalities behind the signals that fired it."
     )

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 
 from mindsync.api import services
 from mindsync.api.deps import AccessDep, ClockDep, DbDep, SettingsDep, require_known_user
-from mindsync.api.errors import error_responses
+from mindsync.api.errors import ApiError, error_responses
 from mindsync.api.routing import JSONRoute
 from mindsync.api.schemas import PreferencesRead, PreferencesUpdate, UserId
 from mindsync.storage.repositories import preferences as prefs_repo
@@ -24,7 +24,11 @@ def update_preferences(
     body: PreferencesUpdate, db: DbDep, access: AccessDep, settings: SettingsDep, clock: ClockDep
 ) -> PreferencesRead:
     """Change the given fields; omitted ones keep their value. Consent times are recorded."""
-    user_id = access.user(body.user_id)
+    if body.user_id is None:
+        access.require_authenticated()
+        if access.user_id is None:
+            raise ApiError("the administrator must name the user", field="user_id")
+    user_id = access.user(body.user_id or access.user_id or "")
     changes = body.model_dump(exclude={"user_id"}, exclude_none=True)
     now = clock()
     prefs = prefs_repo.upsert_preferences(

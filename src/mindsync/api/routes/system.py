@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
+from dataclasses import asdict
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
@@ -14,7 +15,14 @@ from mindsync import __version__
 from mindsync.api.deps import AccessDep, ClockDep, DbDep, OrchestratorDep
 from mindsync.api.errors import error_responses
 from mindsync.api.routing import JSONRoute
-from mindsync.api.schemas import HealthResponse, LatencyStats, RootResponse, StatsResponse
+from mindsync.api.schemas import (
+    HealthResponse,
+    LatencyStats,
+    ProcessStats,
+    RootResponse,
+    StatsResponse,
+)
+from mindsync.core.resources import process_usage
 from mindsync.storage import migrate
 from mindsync.storage.repositories import metrics as metrics_repo
 from mindsync.storage.repositories import sessions as sessions_repo
@@ -118,4 +126,18 @@ def stats(
             for m, s in latencies.items()
         },
         sessions_stored=sessions_repo.count_sessions(db=db),
+        processes=_processes(request),
     )
+
+
+def _processes(request: Request) -> list[ProcessStats]:
+    """CPU and memory of this server process and of its analysis processes."""
+    pool = getattr(request.app.state.orchestrator, "pool", None)
+    roles: list[tuple[Literal["server", "analysis"], int | None]] = [("server", None)]
+    roles += [("analysis", pid) for pid in (pool.pids() if pool is not None else [])]
+    found = []
+    for role, pid in roles:
+        usage = process_usage(pid)
+        if usage is not None:
+            found.append(ProcessStats(role=role, **asdict(usage)))
+    return found

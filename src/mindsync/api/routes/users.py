@@ -9,7 +9,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from sqlalchemy.exc import IntegrityError
 
-from mindsync.api.deps import AccessDep, ClockDep, DbDep, require_known_user
+from mindsync.api import services
+from mindsync.api.deps import AccessDep, ClockDep, DbDep, SettingsDep, require_known_user
 from mindsync.api.errors import Conflict, NotFound, error_responses
 from mindsync.api.routing import JSONRoute
 from mindsync.api.schemas import (
@@ -30,6 +31,7 @@ from mindsync.api.schemas import (
 )
 from mindsync.storage.engine import checkpoint_sqlite
 from mindsync.storage.repositories import audit as audit_repo
+from mindsync.storage.repositories import preferences as prefs_repo
 from mindsync.storage.repositories import tokens as tokens_repo
 from mindsync.storage.repositories import trends as trends_repo
 from mindsync.storage.repositories import users as users_repo
@@ -44,8 +46,14 @@ router = APIRouter(tags=["users and privacy"], route_class=JSONRoute)
     summary="Create a user and their first token (administrator)",
     responses=error_responses(401, 404, 409, 422),
 )
-def create_user(body: UserCreate, db: DbDep, access: AccessDep, clock: ClockDep) -> UserCreated:
-    """Register a user; the response holds their token, which is never shown again."""
+def create_user(
+    body: UserCreate, db: DbDep, access: AccessDep, clock: ClockDep, settings: SettingsDep
+) -> UserCreated:
+    """Register a user; the response holds their token, which is never shown again.
+
+    ``consent`` records the modalities the user has explicitly agreed to (for example on a
+    sign-up form); without it nothing is analysed until the user consents.
+    """
     access.require_admin()
     now = clock()
     user_id = body.user_id or uuid.uuid4().hex
@@ -55,11 +63,22 @@ def create_user(body: UserCreate, db: DbDep, access: AccessDep, clock: ClockDep)
     db.flush()
     token = tokens_repo.issue_token(db=db, user_id=user_id, now=now)
     access.audit(db, action="create", target_user_id=user_id, resource="user", now=now)
+    consent = sorted(set(body.consent), key=body.consent.index)
+    if consent:
+        prefs_repo.upsert_preferences(
+            db=db,
+            user_id=user_id,
+            changes=services.consent_changes(consent),
+            defaults=services.default_preferences(settings),
+            now=now,
+        )
     try:
         db.commit()
     except IntegrityError:
         raise Conflict(f"user {user_id} already exists", field="user_id") from None
-    return UserCreated(user_id=user.id, name=user.name, created_at=now, token=token)
+    return UserCreated(
+        user_id=user.id, name=user.name, created_at=now, token=token, consent=consent
+    )
 
 
 @router.get(
