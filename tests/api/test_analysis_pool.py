@@ -121,13 +121,19 @@ def test_an_analysis_past_the_time_limit_is_stopped_with_a_503(settings, clock, 
         give_consent(client, "alice")
         pool = client.app.state.orchestrator.pool
         (pid,) = pool.pids()
-        response = client.post(
-            "/analyze", json={"user_id": "alice", "audio_data": _minute_of_speech()}
-        )
-        assert response.status_code == 503, response.text
-        error = response.json()["error"]
-        assert error["code"] == "analysis_interrupted"
-        assert "longer than 0.03 s" in error["message"] and error["field"] == "voice"
+        speech = _minute_of_speech()
+        for _ in range(5):
+            response = client.post("/analyze", json={"user_id": "alice", "audio_data": speech})
+            assert response.status_code == 503, response.text
+            error = response.json()["error"]
+            assert error["code"] == "analysis_interrupted" and error["field"] == "voice"
+            if "longer than 0.03 s" in error["message"]:
+                break
+            # On a loaded machine the call can still be queued when the limit passes: that
+            # is the "busy" answer (nothing stopped, no restart); try again.
+            assert "waited 0.03 s for a free analysis process" in error["message"]
+            assert pool.restarts == 0
+        assert "longer than 0.03 s" in error["message"]
         assert pool.restarts == 1
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and _alive(pid):
