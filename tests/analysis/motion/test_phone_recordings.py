@@ -252,3 +252,37 @@ def test_refusals_have_stable_codes(analyzer: MotionAnalyzer, t: np.ndarray, cod
     assert result.status == "no_signal"
     assert result.reason_code == code
     assert result.placement is None and result.activity is None
+
+
+def test_an_imu_on_a_table_with_a_measured_noise_floor_is_not_on_a_person(
+    analyzer: MotionAnalyzer,
+) -> None:
+    # Noise floor measured on ~300 static samples of a real BMI160 IMU lying on a table
+    # (imucal's example Ferraris session, 204.8 Hz; read, not shipped): accelerometer
+    # σ ≈ 0.02 m/s² per axis quantised at 0.0048 m/s², |g| read as 10.33 m/s² (+5 %
+    # calibration error); gyroscope σ ≈ 0.06 °/s quantised at 0.061 °/s, bias -0.6 °/s.
+    rng = np.random.default_rng(12)
+    rate, n = 204.8, int(30 * 204.8)
+    acc = np.array([10.31, -0.55, 0.51]) + rng.normal(0, 0.02, (n, 3))
+    acc = np.round(acc / 0.0048) * 0.0048
+    gyro = np.array([-0.6, -0.37, 0.06]) + rng.normal(0, 0.06, (n, 3))
+    gyro = np.radians(np.round(gyro / 0.061) * 0.061)
+    result = _run(analyzer, MotionRecording(np.arange(n) / rate, acc, gyro))
+    assert result.placement == "not_on_person"
+    assert result.acceleration_unit == "m/s2"
+    without_gyro = _run(analyzer, MotionRecording(np.arange(n) / rate, acc, None))
+    assert without_gyro.placement == "not_on_person"
+
+
+def test_gravity_free_walking_in_g_is_flagged_as_probably_g(
+    analyzer: MotionAnalyzer, excerpts: list[Excerpt]
+) -> None:
+    for excerpt in excerpts:
+        if excerpt.label not in MOVING:
+            continue
+        in_g = _run(analyzer, excerpt.at(unit="g", gravity=False))
+        in_ms2 = _run(analyzer, excerpt.at(unit="m/s2", gravity=False))
+        assert in_g.acceleration_unit is None and in_ms2.acceleration_unit is None
+        assert "suggests g" in (in_g.acceleration_unit_note or ""), excerpt.name
+        assert "suggests g" not in (in_ms2.acceleration_unit_note or ""), excerpt.name
+        assert in_g.activity == "walking"

@@ -68,6 +68,31 @@ def gravity_included(segments: list[CanonicalSegment]) -> bool | None:
     return None
 
 
+#: Human movement measured in m/s² and rad/s: dynamic acceleration RMS over rotation RMS of
+#: 10 s windows that rotate (> 0.3 rad/s) lies between 0.8 and 7 (1st-99th percentiles over
+#: HAPT training volunteers and BasicMotions TRAIN); the same movement in g gives a tenth.
+#: Below 0.75 (under the 1st percentile) the data is flagged as probably g.
+HINT_MIN_ROTATION_RADS = 0.3
+HINT_G_BELOW_RATIO = 0.75
+
+
+def _hint_unit(unit: UnitReading, segments: list[CanonicalSegment]) -> UnitReading:
+    """For gravity-free input with a gyroscope: say when the movement is too small for its
+    rotation to be m/s² (it is then probably g). Nothing is converted: a phone turned in
+    the hand also rotates much while moving little."""
+    dynamic = np.concatenate([s.dynamic for s in segments])
+    rotation = np.concatenate([s.gyro for s in segments if s.gyro is not None])
+    acc_rms = float(np.sqrt(np.mean(np.sum(dynamic**2, axis=1))))
+    gyro_rms = float(np.sqrt(np.mean(np.sum(rotation**2, axis=1))))
+    if gyro_rms < HINT_MIN_ROTATION_RADS or acc_rms / gyro_rms >= HINT_G_BELOW_RATIO:
+        return unit
+    note = (
+        f"{unit.note}; the movement is small for its rotation ({acc_rms / gyro_rms:.2f} "
+        "m/s² per rad/s, where human movement in m/s² gives 0.8-7), which suggests g"
+    )
+    return UnitReading(None, 1.0, note, unit.slow_magnitude)
+
+
 def extract(data: DecodedMotion) -> Extraction | Refusal:
     """The analysable content of ``data``, or the reason there is none."""
     if data.t.size < 2:
@@ -101,6 +126,8 @@ def extract(data: DecodedMotion) -> Extraction | Refusal:
         for a, b in usable
     ]
     included = gravity_included(segments)
+    if unit.unit is None and included is False and gyro is not None:
+        unit = _hint_unit(unit, segments)
     use_gyro = gyro is not None
     window_feats = np.vstack(
         [segment_features(s, use_gyro=use_gyro, use_gravity=bool(included)) for s in segments]
