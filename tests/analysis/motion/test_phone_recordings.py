@@ -286,3 +286,18 @@ def test_gravity_free_walking_in_g_is_flagged_as_probably_g(
         assert "suggests g" in (in_g.acceleration_unit_note or ""), excerpt.name
         assert "suggests g" not in (in_ms2.acceleration_unit_note or ""), excerpt.name
         assert in_g.activity == "walking"
+
+
+def test_a_constant_gyroscope_stream_is_ignored_not_read_as_a_desk(
+    analyzer: MotionAnalyzer, excerpts: list[Excerpt]
+) -> None:
+    # a client without a gyroscope that sends zeros: a seated person must stay a person
+    for excerpt in excerpts:
+        if excerpt.label in STATIONARY:
+            rec = excerpt.at()
+            zeros = MotionRecording(
+                rec.timestamps, rec.acceleration, np.zeros_like(rec.acceleration)
+            )
+            result = _run(analyzer, zeros)
+            assert result.has_gyroscope is False
+            assert result.placement == "on_person_stationary", excerpt.name

@@ -109,6 +109,7 @@ class MotionAnalyzer(Analyzer[DecodedMotion, MotionResult]):
                 **common,
             )
         sampling, segments = found.sampling, found.segments
+        common["has_gyroscope"] = found.has_gyroscope
         common["sampling_rate_hz"] = round(sampling.rate_hz, 2)
         common["duration_seconds"] = round(sampling.duration_s, 3)
         usable_seconds = float(sum(data.t[b - 1] - data.t[a] for a, b in found.usable))
@@ -124,10 +125,10 @@ class MotionAnalyzer(Analyzer[DecodedMotion, MotionResult]):
         )
         overall = quality.rate * quality.duration * quality.gaps * quality.saturation
 
-        heads = model.with_gyro if data.gyro is not None else model.acc_only
+        heads = model.with_gyro if found.has_gyroscope else model.acc_only
         estimate = estimate_states(heads, found.windows, model.posture_min_confidence)
         level, restlessness, stillness = self._movement(segments)
-        features = self._features(found, data.gyro is not None, estimate)
+        features = self._features(found, found.has_gyroscope, estimate)
         reason = reason_code = None
         if estimate.placement == "not_on_person":
             reason_code = "not_on_person"

@@ -44,7 +44,8 @@ class Extraction:
 
     ``usable``: (start, stop) index pairs of the analysed stretches; ``segments``: their
     canonical 10 Hz form (m/s²); ``windows``: (w, len(ALL_FEATURES)) window features;
-    ``acc``: the acceleration converted to m/s², shape (n, 3).
+    ``acc``: the acceleration converted to m/s², shape (n, 3). ``has_gyroscope``: a
+    gyroscope stream was used (absent, or constant and therefore ignored, gives False).
     """
 
     sampling: Sampling
@@ -54,6 +55,7 @@ class Extraction:
     gravity_included: bool | None
     windows: np.ndarray
     acc: np.ndarray
+    has_gyroscope: bool
 
 
 def gravity_included(segments: list[CanonicalSegment]) -> bool | None:
@@ -121,6 +123,11 @@ def extract(data: DecodedMotion) -> Extraction | Refusal:
     unit = detect_unit(data.acc, sampling.rate_hz)
     acc = data.acc * unit.factor if unit.factor != 1.0 else data.acc
     gyro = data.gyro
+    if gyro is not None and not bool(np.any(np.ptp(gyro, axis=0) > 0)):
+        # A real gyroscope always flickers by at least one quantisation step; a constant
+        # stream (zeros sent by a client without one) would read as "no rotation at all"
+        # and make a person look like a device on a desk.
+        gyro = None
     segments = [
         to_canonical(data.t[a:b], acc[a:b], None if gyro is None else gyro[a:b], sampling.rate_hz)
         for a, b in usable
@@ -132,4 +139,4 @@ def extract(data: DecodedMotion) -> Extraction | Refusal:
     window_feats = np.vstack(
         [segment_features(s, use_gyro=use_gyro, use_gravity=bool(included)) for s in segments]
     )
-    return Extraction(sampling, usable, segments, unit, included, window_feats, acc)
+    return Extraction(sampling, usable, segments, unit, included, window_feats, acc, use_gyro)
