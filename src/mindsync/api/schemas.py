@@ -98,7 +98,9 @@ class MotionSample(BaseModel):
     """One motion sample, as in the seed."""
 
     timestamp: float = Field(description="Seconds (epoch or relative to the recording).")
-    acceleration: Vector3 = Field(description="m/s², with or without gravity.")
+    acceleration: Vector3 = Field(
+        description="m/s² or g (told from gravity's size), with or without gravity."
+    )
     gyroscope: Vector3 | None = Field(default=None, description="rad/s.")
 
 
