@@ -89,6 +89,9 @@ def test_users_create_records_the_consent_given(tmp_path) -> None:
     assert json.loads(plain.stdout.strip().splitlines()[-1])["consent"] == []
     wrong = _run("users", "create", "Cy", "--consent", "face,camera", env=env)
     assert wrong.returncode == 2 and "unknown modality camera" in wrong.stderr
+    bare = _run("users", "create", "Di", "--id", "di", "--token-only", env=env)
+    assert bare.returncode == 0 and bare.stdout.startswith("ms_")
+    assert bare.stdout.count("\n") == 1 and " " not in bare.stdout.strip()  # only the token
 
     engine = sa.create_engine(env["DATABASE_URL"])
     with engine.connect() as connection:

@@ -136,7 +136,8 @@ def _with_db(settings: Settings, work: Callable[[Any], T]) -> T:
 
 
 def cmd_users_create(args: argparse.Namespace, settings: Settings) -> int:
-    """Create a user and print their id and first token (shown only this once)."""
+    """Create a user and print their id and first token (shown only this once) as JSON, or
+    only the token with ``--token-only``."""
     import uuid
 
     from sqlalchemy.orm import Session
@@ -167,7 +168,12 @@ def cmd_users_create(args: argparse.Namespace, settings: Settings) -> int:
     if token is None:
         sys.stderr.write(f"mindsync: user {user_id} already exists\n")
         return 1
-    _out(json.dumps({"user_id": user_id, "name": args.name, "token": token, "consent": consent}))
+    if args.token_only:  # for scripts: TOKEN=$(mindsync users create NAME --token-only)
+        _out(token)
+    else:
+        _out(
+            json.dumps({"user_id": user_id, "name": args.name, "token": token, "consent": consent})
+        )
     return 0
 
 
@@ -340,6 +346,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="face,voice,motion",
         help="modalities the user has explicitly consented to; nothing is analysed for a "
         "user without consent (unless MINDSYNC_CONSENT_REQUIRED=false)",
+    )
+    create.add_argument(
+        "--token-only",
+        action="store_true",
+        help="print only the token, for scripts: TOKEN=$(mindsync users create NAME --token-only)",
     )
     create.set_defaults(func=cmd_users_create)
 

@@ -17,6 +17,7 @@ import pytest
 
 from mindsync.core.config import Settings
 from tests.api.test_analyze import count
+from tests.api.test_metrics import labels, samples
 from tests.conftest import CONSENT_ALL, DATA_DIR, FakeClock, give_consent, make_client
 
 FACE = base64.b64encode((DATA_DIR / "face" / "grace_hopper.jpg").read_bytes()).decode()
@@ -63,6 +64,14 @@ def test_a_pooled_server_analyses_every_modality_and_reports_its_analysers(
     analysis = processes[1]
     assert analysis["pid"] == pool_client.app.state.orchestrator.pool.pids()[0]
     assert analysis["cpu_seconds"] > 0 and analysis["rss_bytes"] > 50_000_000  # models loaded
+    scraped = pool_client.get("/metrics").text
+    for role, pid in (("server", os.getpid()), ("analysis", analysis["pid"])):
+        assert (
+            samples(scraped, "mindsync_process_cpu_seconds_total")[labels(role=role, pid=pid)] > 0
+        )
+        assert samples(scraped, "mindsync_process_resident_memory_bytes")[
+            labels(role=role, pid=pid)
+        ]
 
 
 def test_an_analyser_error_in_a_pool_process_keeps_its_status_and_field(

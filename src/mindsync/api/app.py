@@ -77,6 +77,10 @@ async def _flush_loop(app: FastAPI) -> None:
             await run_in_threadpool(app.state.metric_buffer.flush, app.state.session_factory)
         except Exception:
             logger.exception("writing request metrics failed; will retry")
+        try:
+            metrics.publish_processes(app.state.orchestrator)
+        except OSError:
+            logger.warning("could not publish this worker's processes for /metrics", exc_info=True)
 
 
 async def _retention_loop(app: FastAPI) -> None:

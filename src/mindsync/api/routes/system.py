@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import asdict
 from datetime import timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
@@ -14,6 +14,7 @@ from sqlalchemy import text
 from mindsync import __version__
 from mindsync.api.deps import AccessDep, ClockDep, DbDep, OrchestratorDep
 from mindsync.api.errors import error_responses
+from mindsync.api.metrics import local_processes, process_usages
 from mindsync.api.routing import JSONRoute
 from mindsync.api.schemas import (
     HealthResponse,
@@ -22,7 +23,6 @@ from mindsync.api.schemas import (
     RootResponse,
     StatsResponse,
 )
-from mindsync.core.resources import process_usage
 from mindsync.storage import migrate
 from mindsync.storage.repositories import metrics as metrics_repo
 from mindsync.storage.repositories import sessions as sessions_repo
@@ -131,13 +131,7 @@ def stats(
 
 
 def _processes(request: Request) -> list[ProcessStats]:
-    """CPU and memory of this server process and of its analysis processes."""
-    pool = getattr(request.app.state.orchestrator, "pool", None)
-    roles: list[tuple[Literal["server", "analysis"], int | None]] = [("server", None)]
-    roles += [("analysis", pid) for pid in (pool.pids() if pool is not None else [])]
-    found = []
-    for role, pid in roles:
-        usage = process_usage(pid)
-        if usage is not None:
-            found.append(ProcessStats(role=role, **asdict(usage)))
-    return found
+    """CPU and memory of this server process and of its analysis processes (the same figures
+    as ``/metrics``' ``mindsync_process_*``)."""
+    roles = local_processes(request.app.state.orchestrator)
+    return [ProcessStats(role=role, **asdict(usage)) for role, usage in process_usages(roles)]
