@@ -9,9 +9,9 @@ import { encodeAudio, encodeImage, encodeMotion } from "./encoding.js";
 import { errorFrom, MindSyncError, NetworkError } from "./errors.js";
 import { Stream } from "./stream.js";
 
-/** @typedef {import("./schema").AnalysisResponse} AnalysisResponse */
-/** @typedef {import("./schema").PreferencesRead} Preferences */
-/** @typedef {import("./schema").SessionList} SessionList */
+/** @typedef {import("./schema.js").AnalysisResponse} AnalysisResponse */
+/** @typedef {import("./schema.js").PreferencesRead} Preferences */
+/** @typedef {import("./schema.js").SessionList} SessionList */
 /** @typedef {import("./encoding.js").BinaryInput} BinaryInput */
 /** @typedef {import("./encoding.js").MotionInput} MotionInput */
 
@@ -58,9 +58,10 @@ function uuid4() {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }
 
+/** @param {number} ms */
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** A path segment, escaped (user ids may hold ":" or "@"). */
+/** A path segment, escaped (user ids may hold ":" or "@"). @param {string} value */
 const seg = (value) => encodeURIComponent(String(value));
 
 /**
@@ -92,6 +93,7 @@ export async function analysisBody({ face, audio, motion, userId, sessionId, tim
  * @returns {{value: number | null, confidence: number, modalities: string[], reason: string | null}}
  */
 export function score(result, name) {
+  /** @type {Partial<import("./schema.js").ScoreRead>} */
   const part = (result.assessment && result.assessment[name]) || {};
   return {
     value: part.value ?? null,
@@ -139,6 +141,7 @@ export class Client {
       const text = params.toString();
       if (text) url += (url.includes("?") ? "&" : "?") + text;
     }
+    /** @type {Record<string, string>} */
     const allHeaders = { Accept: "application/json", ...headers };
     if (this.token) allHeaders.Authorization = `Bearer ${this.token}`;
     if (json !== undefined) allHeaders["Content-Type"] = "application/json";
@@ -159,6 +162,13 @@ export class Client {
     }
   }
 
+  /**
+   * @param {string} method
+   * @param {string} url
+   * @param {Record<string, string>} headers
+   * @param {string | undefined} body
+   * @param {AbortSignal | undefined} signal
+   */
   async _once(method, url, headers, body, signal) {
     const timeout = AbortSignal.timeout(this.timeoutMs);
     const both = signal && AbortSignal.any ? AbortSignal.any([signal, timeout]) : signal || timeout;
@@ -213,9 +223,10 @@ export class Client {
   giveConsent(modalities, { userId } = {}) {
     /** @type {Record<string, any>} */
     const changes = {};
-    for (const name of [].concat(modalities)) {
-      if (!(name in CONSENT_FIELDS)) throw new TypeError(`unknown modality ${name}; use face, voice or motion`);
-      changes[CONSENT_FIELDS[name]] = true;
+    for (const name of typeof modalities === "string" ? [modalities] : modalities) {
+      const field = /** @type {Record<string, string>} */ (CONSENT_FIELDS)[name];
+      if (!field) throw new TypeError(`unknown modality ${name}; use face, voice or motion`);
+      changes[field] = true;
     }
     return this.setPreferences(changes, { userId });
   }

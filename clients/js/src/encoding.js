@@ -57,6 +57,7 @@ export async function bytesOf(value, what) {
   throw new TypeError(`${what}: give bytes, a Blob, a data: URL or (Node) a path, not ${describe(value)}`);
 }
 
+/** @param {unknown} value */
 function describe(value) {
   if (value === null) return "null";
   return typeof value === "object" ? (value.constructor && value.constructor.name) || "an object" : typeof value;
@@ -117,7 +118,7 @@ export function motionFromRows(rows) {
       || (rows[0].length !== 4 && rows[0].length !== 7)) {
     throw new TypeError("motion rows need 4 (t, ax, ay, az) or 7 (… gx, gy, gz) values each");
   }
-  const col = (i) => rows.map((row) => Number(row[i]));
+  const col = (/** @type {number} */ i) => rows.map((row) => Number(row[i]));
   /** @type {MotionColumns} */
   const out = { timestamps: col(0), acceleration: { x: col(1), y: col(2), z: col(3) } };
   if (rows[0].length === 7) out.gyroscope = { x: col(4), y: col(5), z: col(6) };
@@ -131,9 +132,8 @@ export function motionFromRows(rows) {
  */
 export function motionFromSamples(samples) {
   const gyro = samples.every((s) => s.gyroscope);
-  return motionFromRows(samples.map((s) => [
-    s.timestamp, s.acceleration.x, s.acceleration.y, s.acceleration.z,
-    ...(gyro ? [s.gyroscope.x, s.gyroscope.y, s.gyroscope.z] : []),
+  return motionFromRows(samples.map(({ timestamp, acceleration: a, gyroscope: g }) => [
+    timestamp, a.x, a.y, a.z, ...(gyro && g ? [g.x, g.y, g.z] : []),
   ]));
 }
 

@@ -76,6 +76,7 @@ export class ServerError extends MindSyncError {}
 /** No answer: the server cannot be reached, or the request timed out (`status` 0). */
 export class NetworkError extends MindSyncError {}
 
+/** @type {Record<number, typeof MindSyncError>} */
 const BY_STATUS = {
   401: AuthenticationError,
   403: Forbidden,

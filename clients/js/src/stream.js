@@ -37,6 +37,7 @@ export function frame(kind, payload, timestampMs = Date.now()) {
   return out;
 }
 
+/** @param {Uint8Array | ArrayBuffer | ArrayBufferView} data */
 function toBytes(data) {
   if (data instanceof Uint8Array) return data;
   if (data instanceof ArrayBuffer) return new Uint8Array(data);
@@ -66,12 +67,16 @@ export class Stream {
     this.ready = null;
     /** The final "stored" (or "closed", when nothing was stored) message. */
     this.stored = null;
-    /** Errors the server sent about data after the start (the stream goes on). */
+    /** @type {any[]} Errors the server sent about data after the start (the stream goes on). */
     this.errors = [];
+    /** @type {WebSocket | null} */
     this.ws = null;
+    /** @type {any[]} */
     this._queue = [];
+    /** @type {((step: IteratorResult<any>) => void) | null} */
     this._waiting = null;
     this._ended = false;
+    /** @type {((message: any) => void) | null} */
     this._stopping = null;
   }
 
@@ -115,6 +120,7 @@ export class Stream {
     });
   }
 
+  /** @param {any} message */
   _onMessage(message) {
     if (message.type === "result") {
       if (this.on.result) this.on.result(message);
@@ -130,6 +136,7 @@ export class Stream {
     }
   }
 
+  /** @param {any} message */
   _push(message) {
     if (this._waiting) {
       this._waiting({ value: message, done: false });
@@ -156,8 +163,9 @@ export class Stream {
     return this.ws ? this.ws.bufferedAmount : 0;
   }
 
+  /** @param {string | Uint8Array} data */
   _send(data) {
-    if (!this.isOpen) return false;
+    if (!this.ws || !this.isOpen) return false;
     this.ws.send(data);
     return true;
   }
@@ -204,7 +212,7 @@ export class Stream {
    * @returns {Promise<any>}
    */
   async stop({ timeoutMs = 10000 } = {}) {
-    if (!this.isOpen || this._ended) {
+    if (!this.ws || !this.isOpen || this._ended) {
       this.close();
       return this.stored;
     }

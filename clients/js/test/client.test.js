@@ -167,27 +167,21 @@ describe("stream", () => {
   test("callbacks instead of iteration; bad data is an error message, not the end", async () => {
     const user = await makeUser(server.url, ["voice"]);
     const client = new Client(server.url, user.token);
-    const seen = { results: 0, errors: [] };
-    let stream;
-    const firstResult = new Promise((ok) => {
-      client.stream({ intervalMs: 200, on: { result: ok, error: (e) => seen.errors.push(e) } }).then((s) => {
-        stream = s;
-        assert.deepEqual(s.ready.modalities_skipped.map((m) => m.modality), ["face", "motion"]);
-        s.sendMotion([[0, 0, 0]]); // rows of 3 values: refused here, before sending
-      }).catch((e) => seen.errors.push(e));
-    }).catch(() => {});
-    await new Promise((ok) => setTimeout(ok, 300));
-    assert.ok(stream, String(seen.errors[0]));
-    assert.equal(seen.errors.length, 1); // the TypeError of the 3-value rows
-    // 1 s of speech as 16 kHz PCM16 (the WAV's samples after its 44-byte header).
-    const wav = readFileSync(SPEECH);
-    stream.sendPcm(wav.subarray(44, 44 + 32000));
-    stream.ws.send(new Uint8Array([9, 0, 0, 0, 0, 0, 0, 0, 0, 1])); // an unknown kind
+    const errors = [];
+    let gotResult;
+    const firstResult = new Promise((ok) => { gotResult = ok; });
+    const stream = await client.stream({ intervalMs: 200, on: { result: (m) => gotResult(m), error: (e) => errors.push(e) } });
+    assert.deepEqual(stream.ready.modalities_allowed, ["voice"]);
+    assert.deepEqual(stream.ready.modalities_skipped.map((m) => m.modality), ["face", "motion"]);
+    assert.throws(() => stream.sendMotion([[0, 0, 0]]), TypeError); // 3 values a row: refused here
+    // 1 s of the real speech as 16 kHz PCM16 (the WAV's samples after its 44-byte header).
+    stream.sendPcm(readFileSync(SPEECH).subarray(44, 44 + 32000));
+    stream.ws.send(new Uint8Array([9, 0, 0, 0, 0, 0, 0, 0, 0, 1])); // a kind the server does not know
     const result = await firstResult;
     assert.ok(result.modalities.voice, JSON.stringify(result).slice(0, 300));
     const final = await stream.stop();
     assert.equal(final.type, "stored");
-    assert.ok(seen.errors.some((e) => e.field === "binary"), JSON.stringify(seen.errors));
+    assert.deepEqual(errors.map((e) => e.field), ["binary"]);
   });
 
   test("refuses a user without consent with ConsentRequired", async () => {
