@@ -62,7 +62,7 @@ test-js: $(TEST_STAMP)
 	else \
 		echo "== JavaScript client tests (node $$(node --version))"; \
 		node $$(node -e 'process.stdout.write(typeof WebSocket === "undefined" ? "--experimental-websocket" : "")') \
-			--test clients/js/test/*.test.js; \
+			--test --test-concurrency=2 --test-reporter=spec clients/js/test/*.test.js; \
 	fi
 
 lint: $(TEST_STAMP)
