@@ -452,7 +452,7 @@ export interface MotionResult {
 export interface MotionSample {
   /** Seconds (epoch or relative to the recording). */
   timestamp: number;
-  /** m/s², with or without gravity. */
+  /** m/s² or g (told from gravity's size), with or without gravity. */
   acceleration: Vector3;
   /** rad/s. */
   gyroscope?: Vector3 | null;
