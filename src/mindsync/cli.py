@@ -151,7 +151,7 @@ def cmd_users_create(args: argparse.Namespace, settings: Settings) -> int:
         now = utcnow()
         users.create_user(db=db, user_id=user_id, name=args.name, now=now)
         db.flush()
-        return tokens.issue_token(db=db, user_id=user_id, now=now)
+        return tokens.issue_token(db=db, user_id=user_id, now=now, ttl_days=settings.token_ttl_days)
 
     token = _with_db(settings, work)
     if token is None:
@@ -170,7 +170,9 @@ def cmd_tokens_rotate(args: argparse.Namespace, settings: Settings) -> int:
     def work(db: Session) -> str | None:
         if users.get_user(db=db, user_id=args.user) is None:
             return None
-        return tokens.rotate_tokens(db=db, user_id=args.user, now=utcnow())
+        return tokens.rotate_tokens(
+            db=db, user_id=args.user, now=utcnow(), ttl_days=settings.token_ttl_days
+        )
 
     token = _with_db(settings, work)
     if token is None:

@@ -30,15 +30,11 @@ from mindsync.analysis.pool import AnalysisPool
 from mindsync.analysis.registry import AnalyzerRegistry, load_analyzers
 from mindsync.api import metrics
 from mindsync.api.errors import install_error_handlers
+from mindsync.api.guard import GuardMiddleware, TokenCache
 from mindsync.api.metric_buffer import MetricBuffer, PendingRequest
 from mindsync.api.middleware import RequestContextMiddleware
 from mindsync.api.pending import PendingWork
-from mindsync.api.ratelimit import (
-    MemoryRateLimiter,
-    RateLimiter,
-    RateLimitMiddleware,
-    RedisRateLimiter,
-)
+from mindsync.api.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from mindsync.api.routes import analyze, preferences, sessions, stream, system, users
 from mindsync.core.clock import Clock, utcnow
 from mindsync.core.config import Settings, load_settings
@@ -196,10 +192,6 @@ def create_app(
             PendingRequest(method, route, status, duration_ms, app.state.clock())
         )
 
-    if settings.rate_limit_per_minute > 0:
-        app.add_middleware(
-            RateLimitMiddleware, limiter=limiter, exempt=frozenset({"/health", "/metrics"})
-        )
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -212,9 +204,21 @@ def create_app(
     app.add_middleware(
         RequestContextMiddleware,
         max_body_bytes=settings.max_request_bytes,
+        route_body_bytes={"/analyze": settings.max_request_bytes},
+        other_body_bytes=settings.max_small_request_bytes,
         max_json_depth=settings.max_json_depth,
         metric_sink=record_metric,
         skip_metrics=UNMETERED_ROUTES,
+    )
+    # Outermost: nobody gets a byte of their body read, a metric row or a request id before
+    # the guard knows who they are (see mindsync.api.guard).
+    app.state.token_cache = TokenCache(lambda: app.state.read_factory())
+    app.add_middleware(
+        GuardMiddleware,
+        settings=settings,
+        cache=app.state.token_cache,
+        limiter=limiter if settings.rate_limit_per_minute > 0 else None,
+        clock=lambda: app.state.clock(),
     )
     install_error_handlers(app)
     for module in (analyze, sessions, preferences, users, stream, system, metrics):

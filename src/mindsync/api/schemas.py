@@ -38,6 +38,9 @@ UserId = Annotated[
     ),
 ]
 Score = Annotated[float, Field(ge=0.0, le=1.0)]
+#: A JSON number and nothing else: ``true``, ``false`` and ``"1.5"`` are refused (422), where
+#: lax mode would store them as 1.0, 0.0 and 1.5.
+Number = Annotated[float, Field(strict=True)]
 
 
 # ----------------------------------------------------------------------------- errors
@@ -68,9 +71,9 @@ class ErrorResponse(BaseModel):
 class Vector3(BaseModel):
     """Three axes of one sensor sample."""
 
-    x: float
-    y: float
-    z: float
+    x: Number
+    y: Number
+    z: Number
 
 
 class FaceFocus(BaseModel):
@@ -86,7 +89,9 @@ class FaceFocus(BaseModel):
 class MotionSample(BaseModel):
     """One motion sample, as in the seed."""
 
-    timestamp: float = Field(description="Seconds (epoch or relative to the recording).")
+    timestamp: float = Field(
+        strict=True, description="Seconds (epoch or relative to the recording)."
+    )
     acceleration: Vector3 = Field(description="m/s², with or without gravity.")
     gyroscope: Vector3 | None = Field(default=None, description="rad/s.")
 
@@ -94,9 +99,9 @@ class MotionSample(BaseModel):
 class AxisColumns(BaseModel):
     """One array per axis."""
 
-    x: list[float]
-    y: list[float]
-    z: list[float]
+    x: list[Number]
+    y: list[Number]
+    z: list[Number]
 
     @model_validator(mode="after")
     def _same_length(self) -> AxisColumns:
@@ -108,7 +113,7 @@ class AxisColumns(BaseModel):
 class MotionColumns(BaseModel):
     """The compact columnar form preferred by clients streaming at 50–200 Hz."""
 
-    timestamps: list[float] = Field(description="Seconds, one per sample.")
+    timestamps: list[Number] = Field(description="Seconds, one per sample.")
     acceleration: AxisColumns
     gyroscope: AxisColumns | None = None
 
@@ -170,7 +175,7 @@ class AnalysisRequest(BaseModel):
     timestamp: UtcDatetime | None = Field(
         default=None, description="When the data was captured; defaults to now."
     )
-    duration_seconds: float | None = Field(default=None, gt=0, le=86_400)
+    duration_seconds: float | None = Field(default=None, gt=0, le=86_400, strict=True)
 
     @model_validator(mode="after")
     def _some_modality(self) -> AnalysisRequest:
@@ -311,7 +316,11 @@ class PreferencesUpdate(BaseModel):
         default=None, description="Keep analysis results in the user's history."
     )
     retention_days: int | None = Field(
-        default=None, ge=1, le=3650, description="Days to keep sessions before deletion."
+        default=None,
+        ge=1,
+        le=3650,
+        strict=True,
+        description="Days to keep sessions before deletion.",
     )
 
 

@@ -29,7 +29,7 @@ router = APIRouter(tags=["analysis"], route_class=JSONRoute)
     "/analyze",
     response_model=AnalysisResponse,
     summary="Analyse face, voice and motion data",
-    responses=error_responses(401, 404, 409, 413, 415, 422, 429, 501, 503),
+    responses=error_responses(401, 404, 409, 410, 413, 415, 422, 429, 501, 503),
 )
 async def analyze(
     body: AnalysisRequest,
@@ -91,6 +91,7 @@ async def analyze(
             duration_seconds=body.duration_seconds,
             now=now,
             owner_must_exist=access.kind == "user",
+            pseudonym_key=settings.pseudonym_key,
         )
         response.stored = True
         SESSIONS_STORED.inc()

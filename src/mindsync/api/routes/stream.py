@@ -270,6 +270,7 @@ class StreamSession:
             duration_seconds=max(0.0, (now - self.started).total_seconds()),
             now=now,
             owner_must_exist=self.owner_must_exist,
+            pseudonym_key=self.ws.app.state.settings.pseudonym_key,
         )
         return True
 
