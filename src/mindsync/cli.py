@@ -49,6 +49,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     if args.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # Each worker writes its metrics here and /metrics adds them up.
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="mindsync-metrics-")
+    from mindsync.api.server import GuardedH11Protocol
+
     uvicorn.run(
         "mindsync.api.app:app",
         host=args.host or settings.host,
@@ -56,7 +58,11 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         reload=args.reload,
         workers=None if args.reload else args.workers,
         log_config=None,
-        proxy_headers=True,
+        # Header/body deadlines and a per-address cap (mindsync.api.server); the guard, not
+        # uvicorn, decides whose X-Forwarded-For to believe (MINDSYNC_TRUSTED_PROXIES).
+        http=GuardedH11Protocol,
+        proxy_headers=False,
+        timeout_keep_alive=int(settings.keepalive_timeout_seconds),
     )
     return 0
 

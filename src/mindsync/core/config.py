@@ -155,6 +155,28 @@ class Settings(BaseSettings):
     # --- server ----------------------------------------------------------------
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    header_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=600, description="Time to send a request's headers (then 408)."
+    )
+    body_timeout_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        description="Time to send a request's body after its headers (then 408); a 32 MB "
+        "body needs about 0.55 MB/s.",
+    )
+    keepalive_timeout_seconds: float = Field(
+        default=5.0, gt=0, le=600, description="Idle time before a kept-alive connection closes."
+    )
+    max_connections_per_address: int = Field(
+        default=64, ge=1, le=100_000, description="Open connections per client address."
+    )
+    db_start_timeout_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        le=3600,
+        description="How long the server waits for the database at start before it exits.",
+    )
 
     @field_validator("database_url")
     @classmethod
