@@ -170,3 +170,35 @@ def test_anonymous_analysis_when_allowed_is_keyed_on_the_address(settings, clock
         response = c.post("/analyze", json={"audio_data": AUDIO})
         assert response.status_code == 200 and response.json()["stored"] is False
         assert c.get("/sessions").status_code == 401
+
+
+def test_livez_needs_no_database_and_health_is_cached(settings, clock) -> None:
+    import sqlalchemy as sa
+
+    with make_client(settings, fake_registry(), clock, token=None) as c:
+        statements = []
+        sa.event.listen(
+            c.app.state.engine, "before_cursor_execute", lambda *a, **k: statements.append(1)
+        )
+        assert c.get("/livez").json() == {"status": "ok"}
+        assert statements == []
+        codes = [c.get("/health").status_code for _ in range(50)]
+        assert set(codes) == {200}
+        assert len(statements) <= 3 * 2  # one readiness check (a few statements) per second
+
+
+def test_livez_answers_while_the_database_is_down(clock) -> None:
+    from mindsync.core.config import Settings
+
+    down = Settings(database_url="postgresql+psycopg://nobody@127.0.0.1:1/none", auto_migrate=False)
+    with make_client(down, fake_registry(), clock, token=None) as c:
+        assert c.get("/livez").status_code == 200
+        assert c.get("/health").status_code == 503
+
+
+def test_auth_answers_204_for_a_valid_token_and_401_otherwise(admin) -> None:
+    _, user = _new_user(admin)
+    assert admin.get("/auth", headers=user).status_code == 204
+    assert admin.get("/auth").status_code == 204  # the administrator
+    assert admin.get("/auth", headers={"Authorization": ""}).status_code == 401
+    assert admin.get("/auth", headers={"Authorization": "Bearer ms_nope"}).status_code == 401

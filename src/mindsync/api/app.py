@@ -51,7 +51,16 @@ DOCS_ASSETS_DIR = Path(__file__).resolve().parents[1] / "docs_assets"
 
 # Probes and docs would drown the request statistics.
 UNMETERED_ROUTES = frozenset(
-    {"/health", "/metrics", "/docs", "/redoc", "/openapi.json", "/docs/oauth2-redirect"}
+    {
+        "/health",
+        "/livez",
+        "/auth",
+        "/metrics",
+        "/docs",
+        "/redoc",
+        "/openapi.json",
+        "/docs/oauth2-redirect",
+    }
 )
 
 DESCRIPTION = """

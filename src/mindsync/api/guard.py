@@ -68,8 +68,12 @@ PUBLIC_PATHS = frozenset(
     }
 )
 PUBLIC_PREFIXES = ("/docs/assets/", "/app/")
-#: Probes: never rate-limited (a load balancer polls them), and cheap by construction.
-UNLIMITED_PATHS = frozenset({"/livez", "/health", "/metrics"})
+#: Probes: no token looked at, never rate-limited (a load balancer polls them), and cheap by
+#: construction (``/health`` is cached).
+PROBE_PATHS = frozenset({"/livez", "/health", "/metrics"})
+#: Not counted by the rate limiter: probes, and the proxy's token check that precedes every
+#: proxied request (which the limiter then counts once).
+UNLIMITED_PATHS = PROBE_PATHS | {"/auth"}
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -259,7 +263,7 @@ class GuardMiddleware:
         if (
             scope["type"] != "http"
             or scope.get("method") == "OPTIONS"
-            or scope.get("path") in UNLIMITED_PATHS
+            or scope.get("path") in PROBE_PATHS
         ):
             if scope["type"] == "websocket":
                 scope["mindsync.client"] = client_address(scope, self.trusted)
