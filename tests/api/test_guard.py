@@ -102,6 +102,8 @@ def test_sessions_without_a_token_is_401_before_validation(admin) -> None:
 def test_failed_authentications_are_budgeted_per_address(settings, clock) -> None:
     budget = settings.model_copy(update={"auth_failures_per_minute": 20})
     with make_client(budget, fake_registry(), clock) as c:
+        _, neighbour = _new_user(c)
+        assert c.get("/me", headers=neighbour).status_code == 200
         codes = [
             c.get("/sessions", headers={"Authorization": f"Bearer ms_guess-{i}"}).status_code
             for i in range(30)
@@ -113,6 +115,8 @@ def test_failed_authentications_are_budgeted_per_address(settings, clock) -> Non
         assert refused.json()["error"]["code"] == "too_many_auth_failures"
         # Probes and the token-less public pages still answer.
         assert c.get("/health", headers={"Authorization": ""}).status_code == 200
+        # A user behind the same address whose token this process knows is not locked out.
+        assert c.get("/me", headers=neighbour).status_code == 200
 
 
 def test_rate_limits_key_on_the_verified_identity(settings, clock) -> None:

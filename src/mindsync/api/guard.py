@@ -215,6 +215,19 @@ class TokenCache:
         with self._factory() as db:
             return tokens_repo.lookup_token(db=db, token_hash=token_hash, now=now)
 
+    async def known_owner(self, token_hash: str, now: datetime) -> tokens_repo.TokenOwner | None:
+        """The owner if the cache already holds the token as valid; never a database lookup."""
+        await self.refresh()
+        entry = self._entries.get(token_hash)
+        if entry is None or entry[0] is None:
+            return None
+        owner, at = entry
+        if time.monotonic() - at >= self.positive_seconds:
+            return None
+        if owner.expires_at is not None and owner.expires_at <= now:
+            return None
+        return owner
+
     async def owner(self, token_hash: str, now: datetime) -> tokens_repo.TokenOwner | None:
         """The active owner of the token with this hash at ``now``, or ``None``."""
         await self.refresh()
@@ -280,21 +293,11 @@ class GuardMiddleware:
                 break
         access: Access | None = None
         if header is not None:
+            # An address past its failure budget may still use a token this process already
+            # knows to be valid (a user behind the same NAT as a guesser), but gets no lookup.
             wait = self.failures.exhausted(address)
-            if wait is not None:
-                await self._refuse(
-                    scope,
-                    send,
-                    started,
-                    429,
-                    "too_many_auth_failures",
-                    f"more than {self.failures.limit} failed authentications per "
-                    f"minute from this address; retry after {math.ceil(wait)} s",
-                    retry_after=wait,
-                )
-                return
             try:
-                access = await self._authenticate(header)
+                access = await self._authenticate(header, lookup=wait is None)
             except Exception as exc:  # the database is down: say so, as the routes do
                 logger.warning("cannot check a token: %s", type(exc).__name__)
                 await self._refuse(
@@ -305,6 +308,18 @@ class GuardMiddleware:
                     "database_unavailable",
                     "the database is unreachable; retry shortly",
                     retry_after=5,
+                )
+                return
+            if access is None and wait is not None:
+                await self._refuse(
+                    scope,
+                    send,
+                    started,
+                    429,
+                    "too_many_auth_failures",
+                    f"more than {self.failures.limit} failed authentications per minute from "
+                    f"this address; retry after {math.ceil(wait)} s",
+                    retry_after=wait,
                 )
                 return
             if access is None:
@@ -343,8 +358,9 @@ class GuardMiddleware:
         )
         await self.app(scope, receive, send)
 
-    async def _authenticate(self, header: bytes) -> Access | None:
-        """The access a raw ``Authorization`` header grants, or ``None`` when it grants none."""
+    async def _authenticate(self, header: bytes, *, lookup: bool = True) -> Access | None:
+        """The access a raw ``Authorization`` header grants, or ``None`` when it grants none
+        (without ``lookup``, only what the cache already knows)."""
         scheme, _, raw = header.partition(b" ")
         raw = raw.strip()
         if scheme.lower() != b"bearer" or not raw or len(raw) > MAX_TOKEN_LENGTH:
@@ -355,7 +371,10 @@ class GuardMiddleware:
             token = raw.decode("utf-8")
         except UnicodeDecodeError:
             return None
-        owner = await self.cache.owner(hash_bearer(token), self.clock())
+        if lookup:
+            owner = await self.cache.owner(hash_bearer(token), self.clock())
+        else:
+            owner = await self.cache.known_owner(hash_bearer(token), self.clock())
         if owner is None:
             return None
         return Access(kind="user", user_id=owner.user_id)
@@ -375,7 +394,14 @@ class GuardMiddleware:
         otherwise have to be drained)."""
         field = "Authorization" if status == 401 else None
         body = json.dumps(error_body(code, message, field=field)).encode()
+        extra: list[tuple[bytes, bytes]] = []
+        if scope.get("path") == "/auth" and status not in (401, 403):
+            # nginx's auth_request understands 2xx, 401 and 403 only (anything else becomes a
+            # 500): a refusal for another reason is a 403 that carries the real status.
+            extra.append((b"x-mindsync-status", str(status).encode()))
+            status = 403
         headers = [
+            *extra,
             (b"content-type", b"application/json"),
             (b"content-length", str(len(body)).encode()),
             (b"connection", b"close"),
