@@ -26,10 +26,11 @@ def _out(text: str) -> None:
 
 def _migrate(settings: Settings) -> str | None:
     from mindsync.storage import migrate
-    from mindsync.storage.engine import create_db_engine
+    from mindsync.storage.engine import create_db_engine, wait_for_database
 
     engine = create_db_engine(settings.database_url)
     try:
+        wait_for_database(engine, timeout=settings.db_start_timeout_seconds, log=logger)
         migrate.upgrade(engine)
         return migrate.current_revision(engine)
     finally:
@@ -306,5 +307,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"mindsync: {exc}\n")
         return 2
     configure_logging(settings.log_level, json_lines=settings.log_json)
-    code: int = args.func(args, settings)
+    from mindsync.storage.engine import DatabaseUnavailable
+
+    try:
+        code: int = args.func(args, settings)
+    except DatabaseUnavailable as exc:
+        sys.stderr.write(f"mindsync: {exc}\n")  # one line, no traceback
+        return 3
     return code

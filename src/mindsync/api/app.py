@@ -10,6 +10,7 @@ import time
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -21,6 +22,7 @@ from fastapi.openapi.docs import (
 )
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import OperationalError
 from starlette.concurrency import run_in_threadpool
 
 from mindsync import __version__
@@ -40,7 +42,11 @@ from mindsync.core.clock import Clock, utcnow
 from mindsync.core.config import Settings, load_settings
 from mindsync.core.logging import configure_logging
 from mindsync.storage import migrate
-from mindsync.storage.engine import create_db_engine, create_session_factory
+from mindsync.storage.engine import (
+    create_db_engine,
+    create_session_factory,
+    wait_for_database,
+)
 from mindsync.storage.retention import run_retention_if_due
 
 logger = logging.getLogger(__name__)
@@ -75,12 +81,29 @@ raw images, audio and motion samples never are.
 
 
 async def _flush_loop(app: FastAPI) -> None:
+    """Write buffered request metrics every second; an outage is logged once when it starts
+    and once when it ends, not once a second (the buffer keeps the newest meanwhile)."""
+    failing_since: float | None = None
     while True:
         await asyncio.sleep(METRICS_FLUSH_SECONDS)
         try:
             await run_in_threadpool(app.state.metric_buffer.flush, app.state.session_factory)
+        except OperationalError as exc:
+            if failing_since is None:
+                failing_since = time.monotonic()
+                logger.warning(
+                    "cannot write request metrics (%s); keeping them and retrying",
+                    type(exc.orig or exc).__name__,
+                )
         except Exception:
             logger.exception("writing request metrics failed; will retry")
+        else:
+            if failing_since is not None:
+                logger.info(
+                    "request metrics written again after %.0f s",
+                    time.monotonic() - failing_since,
+                )
+                failing_since = None
 
 
 async def _retention_loop(app: FastAPI) -> None:
@@ -93,6 +116,12 @@ async def _retention_loop(app: FastAPI) -> None:
             )
             if report is not None:
                 logger.info("retention deleted %s", report)
+        except OperationalError as exc:
+            logger.warning(
+                "retention could not reach the database (%s); next try in %g s",
+                type(exc.orig or exc).__name__,
+                settings.retention_interval_seconds,
+            )
         except Exception:
             logger.exception("retention run failed; will retry next interval")
 
@@ -122,6 +151,10 @@ def create_app(
         try:
             engine = create_db_engine(settings.database_url, pool_size=settings.db_pool_size)
             if settings.auto_migrate:
+                await run_in_threadpool(
+                    partial(wait_for_database, timeout=settings.db_start_timeout_seconds),
+                    engine,
+                )
                 await run_in_threadpool(migrate.upgrade, engine)
             app.state.engine = engine
             app.state.session_factory = create_session_factory(engine)
