@@ -90,14 +90,36 @@ def _rss_mb(pid: int) -> float:
     return total / 1024
 
 
-def _attacker(url: str, stop: Any, counts: Any, index: int) -> None:
-    """Post 22 MB JSON bodies with made-up tokens until ``stop`` is set."""
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of ``pid`` and its descendants so far."""
+    total = 0.0
+    pids, seen = [pid], set()
+    tick = os.sysconf("SC_CLK_TCK")
+    while pids:
+        p = pids.pop()
+        if p in seen:
+            continue
+        seen.add(p)
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+            pids += [int(c) for c in Path(f"/proc/{p}/task/{p}/children").read_text().split()]
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total
+
+
+def _attacker(url: str, stop: Any, counts: Any, index: int, rate: float) -> None:
+    """Post 22 MB JSON bodies with made-up tokens until ``stop`` is set (at most ``rate``
+    requests a second when ``rate`` > 0, else as fast as the server lets it)."""
     body = b'{"audio_data": "' + b"A" * (BODY_MB * 1024 * 1024 - 20) + b'"}'
     transport = httpx.HTTPTransport(local_address=ATTACK_ADDRESS)
     n = 0
     with httpx.Client(transport=transport, timeout=60) as client:
         while not stop.is_set():
             n += 1
+            if rate > 0:
+                time.sleep(1 / rate)
             try:
                 client.post(
                     url + "/analyze",
@@ -168,7 +190,7 @@ def _measure(client: httpx.Client, url: str, headers: dict[str, str], n: int) ->
     return times
 
 
-def run_version(label: str, src: Path, log_dir: Path) -> dict[str, Any]:
+def run_version(label: str, src: Path, log_dir: Path, rate: float = 0.0) -> dict[str, Any]:
     """Serve ``src`` and measure it idle and under attack."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
@@ -211,7 +233,7 @@ def run_version(label: str, src: Path, log_dir: Path) -> dict[str, Any]:
             stop_mp = multiprocessing.Event()
             counts = multiprocessing.Array("i", 4)
             attackers = [
-                multiprocessing.Process(target=_attacker, args=(url, stop_mp, counts, i))
+                multiprocessing.Process(target=_attacker, args=(url, stop_mp, counts, i, rate))
                 for i in range(4)
             ]
             stop_slow = threading.Event()
@@ -229,8 +251,12 @@ def run_version(label: str, src: Path, log_dir: Path) -> dict[str, Any]:
             for a in attackers:
                 a.start()
             time.sleep(5)  # let the attack settle in
+            cpu_before, sent_before, t0 = _cpu_seconds(server.pid), sum(counts[:]), time.time()
             try:
                 attacked = _measure(client, url, headers, 40)
+                cpu = _cpu_seconds(server.pid) - cpu_before
+                window = time.time() - t0
+                hostile = sum(counts[:]) - sent_before
             finally:
                 stop_mp.set()
                 stop_slow.set()
@@ -252,6 +278,9 @@ def run_version(label: str, src: Path, log_dir: Path) -> dict[str, Any]:
             "attack_peak_rss_mb": round(peak[0]),
             "rss_growth_mb": round(peak[0] - idle_rss),
             "hostile_requests_sent": int(sum(counts[:])),
+            "hostile_per_second": round(hostile / window, 1),
+            "server_cpu_share": round(cpu / window, 2),
+            "server_cpu_ms_per_hostile_request": round(1000 * cpu / max(hostile, 1), 1),
         }
     finally:
         server.send_signal(signal.SIGTERM)
@@ -276,6 +305,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--base-ref", default=None, help="default: merge base with main")
     parser.add_argument("--only", choices=["before", "after"], default=None)
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=0.0,
+        help="requests a second per attacker (default: as fast as the server answers)",
+    )
     args = parser.parse_args()
     base_ref = (
         args.base_ref
@@ -297,12 +332,15 @@ def main() -> int:
         work = Path(tmp)
         if args.only != "after":
             base_src = _archive(base_ref, work)
-            results.append({**run_version("before", base_src, work), "ref": base_ref[:10]})
+            before = run_version("before", base_src, work, args.rate)
+            results.append({**before, "ref": base_ref[:10]})
         if args.only != "before":
-            results.append({**run_version("after", ROOT / "src", work), "ref": head})
+            results.append({**run_version("after", ROOT / "src", work, args.rate), "ref": head})
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
-    (out / "hostile.json").write_text(json.dumps(results, indent=2) + "\n")
+    suffix = f"-rate{args.rate:g}" if args.rate else ""
+    rate_arg = f" --rate {args.rate:g}" if args.rate else ""
+    (out / f"hostile{suffix}.json").write_text(json.dumps(results, indent=2) + "\n")
     keys = [k for k in results[0] if k not in ("label",)]
     lines = [
         "# A real user's POST /analyze while 4 clients post 22 MB bodies with made-up tokens "
@@ -312,10 +350,10 @@ def main() -> int:
         "|---|" + "---|" * len(results),
         *(f"| {k} | " + " | ".join(str(r[k]) for r in results) + " |" for k in keys),
         "",
-        "Command: `.venv/bin/python bench/bench_hostile.py` (2 shared cores; SQLite; one "
-        "analysis process).",
+        f"Command: `.venv/bin/python bench/bench_hostile.py{rate_arg}` "
+        "(2 shared cores, attackers included; SQLite; one analysis process).",
     ]
-    (out / "hostile.md").write_text("\n".join(lines) + "\n")
+    (out / f"hostile{suffix}.md").write_text("\n".join(lines) + "\n")
     sys.stdout.write("\n".join(lines) + "\n")
     return 0
 
