@@ -149,3 +149,22 @@ def test_connections_per_address_are_capped(port) -> None:
     with _connect(port) as again:
         again.sendall(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
         assert again.recv(65536).startswith(b"HTTP/1.1 200")
+
+
+def test_an_address_guessing_far_past_its_budget_is_shut_out_at_connect(port) -> None:
+    from mindsync.api import guard
+
+    budget = guard.FailureBudget(limit=5)
+    guard._budgets.append(budget)
+    try:
+        for _ in range(5 * guard.SHUT_OUT_FACTOR - 1):
+            budget.spend("127.0.0.1")
+        with _connect(port) as sock:
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+            assert sock.recv(65536).startswith(b"HTTP/1.1 200")  # past the budget, not shut out
+        budget.spend("127.0.0.1")
+        with _connect(port) as sock:
+            data, took = _read_all(sock, within=2.0)
+        assert data == b"" and took < 0.4
+    finally:
+        guard._budgets.remove(budget)

@@ -120,6 +120,20 @@ def is_public(path: str) -> bool:
     return path in PUBLIC_PATHS or path == "/app" or path.startswith(PUBLIC_PREFIXES)
 
 
+#: An address with this many times its failure budget in one minute is clearly guessing:
+#: the server then closes its new connections at once, before reading a byte.
+SHUT_OUT_FACTOR = 4
+
+#: The budgets of this process's guards, for the server's connection-level check.
+_budgets: list[FailureBudget] = []
+
+
+def shut_out(address: str) -> bool:
+    """Whether ``address`` spent :data:`SHUT_OUT_FACTOR` times its failure budget in this
+    minute in any guard of this process (its connections are then closed on arrival)."""
+    return any(budget.shut_out(address) for budget in _budgets)
+
+
 class FailureBudget:
     """Failed authentications per address in fixed one-minute windows (this process)."""
 
@@ -127,6 +141,13 @@ class FailureBudget:
         self.limit = limit
         self._windows: dict[str, tuple[int, int]] = {}
         self._lock = threading.Lock()
+
+    def shut_out(self, address: str) -> bool:
+        """Whether ``address`` failed :data:`SHUT_OUT_FACTOR` times the limit this minute."""
+        if self.limit <= 0:
+            return False
+        start, count = self._windows.get(address, (-1, 0))
+        return start == self._window() and count >= SHUT_OUT_FACTOR * self.limit
 
     def _window(self) -> int:
         return int(time.time() // WINDOW_SECONDS)
@@ -142,7 +163,7 @@ class FailureBudget:
         return None
 
     def spend(self, address: str) -> None:
-        """Count one failed authentication from ``address``."""
+        """Count one failed authentication (or a refused attempt past the budget)."""
         window = self._window()
         with self._lock:
             start, count = self._windows.get(address, (window, 0))
@@ -269,6 +290,8 @@ class GuardMiddleware:
         self.clock = clock
         self.trusted = parse_networks(settings.trusted_proxies)
         self.failures = FailureBudget(settings.auth_failures_per_minute)
+        _budgets.append(self.failures)
+        del _budgets[:-8]  # apps built and dropped (tests) do not pile up
         admin = settings.admin_token
         self._admin = admin.get_secret_value().encode("utf-8") if admin is not None else None
 
@@ -311,6 +334,7 @@ class GuardMiddleware:
                 )
                 return
             if access is None and wait is not None:
+                self.failures.spend(address)
                 await self._refuse(
                     scope,
                     send,

@@ -13,7 +13,10 @@ holds a connection (and, for a body, the request's memory) for as long as it lik
   connection is closed;
 - a **cap on open connections per client address** (``max_connections_per_address``);
   trusted proxies (``MINDSYNC_TRUSTED_PROXIES``) are exempt, since every client behind them
-  shares their address.
+  shares their address;
+- **shutting out guessers**: an address that failed authentication several times its budget
+  this minute (:func:`mindsync.api.guard.shut_out`) has its new connections closed on
+  arrival, without a byte read, until the minute ends.
 
 ``mindsync serve`` and the gunicorn worker class
 :class:`mindsync.api.gunicorn_worker.MindSyncWorker`
@@ -32,6 +35,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from mindsync.api.guard import shut_out
 
 logger = logging.getLogger(__name__)
 
@@ -125,8 +130,9 @@ class GuardedH11Protocol(H11Protocol):
         super().connection_made(transport)
         address = self.client[0] if self.client else None
         if address is not None and not self.limits.is_exempt(address):
-            if _open[address] >= self.limits.max_connections_per_address:
-                logger.debug("refusing a connection from %s: cap reached", address)
+            if _open[address] >= self.limits.max_connections_per_address or shut_out(address):
+                # The cap is reached, or the address guessed tokens at several times its
+                # failure budget this minute: closed before a byte is read.
                 transport.close()
                 return
             _open[address] += 1
