@@ -14,8 +14,11 @@ request at a time:
    closed), all from another loopback address (127.0.0.2, as a different client would be);
    40 more requests, p50/p95, and the peak memory.
 
-The base version comes from ``git archive`` of the ref (no worktree), run with this
-checkout's virtual environment. Results: ``bench/results/hostile.json`` and ``hostile.md``.
+With ``--pin`` the server and the user's client run on CPU 0 and the attackers on CPU 1, as
+if the attackers were other machines (on a 2-core box, unpinned attackers in tight loops
+mostly measure the attackers' own CPU use). The base version comes from ``git archive`` of
+the ref (no worktree), run with this checkout's virtual environment.
+Results: ``bench/results/hostile*.json`` and ``hostile*.md``.
 The machine's 2 cores are shared with the attackers and the load generator: compare the two
 columns, not the absolute figures.
 """
@@ -109,9 +112,17 @@ def _cpu_seconds(pid: int) -> float:
     return total
 
 
-def _attacker(url: str, stop: Any, counts: Any, index: int, rate: float) -> None:
+def _pin(cpus: set[int] | None) -> None:
+    if cpus is not None:
+        os.sched_setaffinity(0, cpus)
+
+
+def _attacker(
+    url: str, stop: Any, counts: Any, index: int, rate: float, cpus: set[int] | None
+) -> None:
     """Post 22 MB JSON bodies with made-up tokens until ``stop`` is set (at most ``rate``
     requests a second when ``rate`` > 0, else as fast as the server lets it)."""
+    _pin(cpus)
     body = b'{"audio_data": "' + b"A" * (BODY_MB * 1024 * 1024 - 20) + b'"}'
     transport = httpx.HTTPTransport(local_address=ATTACK_ADDRESS)
     n = 0
@@ -135,8 +146,9 @@ def _attacker(url: str, stop: Any, counts: Any, index: int, rate: float) -> None
             counts[index] = n
 
 
-def _slow_connections(port: int, stop: threading.Event, n: int = 200) -> None:
+def _slow_connections(port: int, stop: Any, cpus: set[int] | None, n: int = 200) -> None:
     """Hold ``n`` connections that send half a header, a byte a second; reopen closed ones."""
+    _pin(cpus)
     request = b"POST /analyze HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 10_000
 
     def open_one() -> tuple[socket.socket, int] | None:
@@ -190,8 +202,14 @@ def _measure(client: httpx.Client, url: str, headers: dict[str, str], n: int) ->
     return times
 
 
-def run_version(label: str, src: Path, log_dir: Path, rate: float = 0.0) -> dict[str, Any]:
-    """Serve ``src`` and measure it idle and under attack."""
+def run_version(
+    label: str, src: Path, log_dir: Path, rate: float = 0.0, pin: bool = False
+) -> dict[str, Any]:
+    """Serve ``src`` and measure it idle and under attack (with ``pin``, the server and the
+    user on CPU 0, the attackers on CPU 1, as if they were other machines)."""
+    server_cpus = {0} if pin else None
+    attack_cpus = {1} if pin else None
+    _pin(server_cpus)  # the user's client shares the server's CPU
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     env = {
@@ -209,6 +227,7 @@ def run_version(label: str, src: Path, log_dir: Path, rate: float = 0.0) -> dict
         stdout=log,
         stderr=subprocess.STDOUT,
         cwd=log_dir,
+        preexec_fn=(lambda: _pin(server_cpus)) if pin else None,
     )
     try:
         deadline = time.monotonic() + 120
@@ -233,11 +252,14 @@ def run_version(label: str, src: Path, log_dir: Path, rate: float = 0.0) -> dict
             stop_mp = multiprocessing.Event()
             counts = multiprocessing.Array("i", 4)
             attackers = [
-                multiprocessing.Process(target=_attacker, args=(url, stop_mp, counts, i, rate))
+                multiprocessing.Process(
+                    target=_attacker, args=(url, stop_mp, counts, i, rate, attack_cpus)
+                )
                 for i in range(4)
             ]
-            stop_slow = threading.Event()
-            slow = threading.Thread(target=_slow_connections, args=(port, stop_slow))
+            slow = multiprocessing.Process(
+                target=_slow_connections, args=(port, stop_mp, attack_cpus)
+            )
             peak = [idle_rss]
             stop_sampling = threading.Event()
 
@@ -259,7 +281,6 @@ def run_version(label: str, src: Path, log_dir: Path, rate: float = 0.0) -> dict
                 hostile = sum(counts[:]) - sent_before
             finally:
                 stop_mp.set()
-                stop_slow.set()
                 for a in attackers:
                     a.join(60)
                     if a.is_alive():
@@ -306,6 +327,11 @@ def main() -> int:
     parser.add_argument("--base-ref", default=None, help="default: merge base with main")
     parser.add_argument("--only", choices=["before", "after"], default=None)
     parser.add_argument(
+        "--pin",
+        action="store_true",
+        help="server and user on CPU 0, attackers on CPU 1 (attackers on other machines)",
+    )
+    parser.add_argument(
         "--rate",
         type=float,
         default=0.0,
@@ -332,14 +358,15 @@ def main() -> int:
         work = Path(tmp)
         if args.only != "after":
             base_src = _archive(base_ref, work)
-            before = run_version("before", base_src, work, args.rate)
+            before = run_version("before", base_src, work, args.rate, args.pin)
             results.append({**before, "ref": base_ref[:10]})
         if args.only != "before":
-            results.append({**run_version("after", ROOT / "src", work, args.rate), "ref": head})
+            after = run_version("after", ROOT / "src", work, args.rate, args.pin)
+            results.append({**after, "ref": head})
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
-    suffix = f"-rate{args.rate:g}" if args.rate else ""
-    rate_arg = f" --rate {args.rate:g}" if args.rate else ""
+    suffix = (f"-rate{args.rate:g}" if args.rate else "") + ("-pinned" if args.pin else "")
+    rate_arg = (f" --rate {args.rate:g}" if args.rate else "") + (" --pin" if args.pin else "")
     (out / f"hostile{suffix}.json").write_text(json.dumps(results, indent=2) + "\n")
     keys = [k for k in results[0] if k not in ("label",)]
     lines = [
