@@ -62,3 +62,26 @@ def test_other_numbers_are_strict_too(client) -> None:
     bad_days = client.post("/preferences", json={"user_id": "nia", "retention_days": True})
     assert bad_days.status_code == 422
     assert bad_days.json()["error"]["field"] == "retention_days"
+
+
+def test_dates_are_iso_strings_and_consents_are_booleans(client) -> None:
+    for ts in (0, 1700000000, "1700000000", True):
+        response = client.post("/analyze", json={"motion_data": _columns(0.1), "timestamp": ts})
+        assert response.status_code == 422, ts
+        assert response.json()["error"]["field"] == "timestamp"
+    assert client.get("/sessions", params={"until": "0"}).status_code == 422
+    ok = client.get("/sessions", params={"until": "2026-01-15T00:00:00Z"})
+    assert ok.status_code == 200
+    for value in (0, 1, "true"):
+        bad = client.post("/preferences", json={"user_id": "nia", "store_history": value})
+        assert bad.status_code == 422, value
+        assert bad.json()["error"]["field"] == "store_history"
+
+
+def test_a_date_that_leaves_the_calendar_in_utc_is_a_422(client) -> None:
+    # Found by schemathesis (seed 17): year 1 with a +20:51 offset is year 0 in UTC.
+    response = client.post(
+        "/analyze", json={"motion_data": _columns(0.1), "timestamp": "0001-01-01T00:10:01+20:51"}
+    )
+    assert response.status_code == 422
+    assert response.json()["error"]["field"] == "timestamp"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
@@ -9,6 +10,7 @@ from uuid import UUID
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     model_validator,
@@ -23,10 +25,26 @@ def _as_utc(value: datetime) -> datetime:
     """Naive datetimes are taken as UTC; aware ones are converted to UTC."""
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:10+20:51 is before year 1 in UTC
+        raise ValueError("is out of range once converted to UTC") from None
 
 
-UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
+_NUMERIC = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def _iso_only(value: object) -> object:
+    """Date-times are ISO 8601 strings: a number (or a string of one) is refused, where lax
+    mode would read it as seconds since 1970."""
+    if isinstance(value, bool | int | float) or (
+        isinstance(value, str) and _NUMERIC.fullmatch(value.strip())
+    ):
+        raise ValueError("must be an ISO 8601 date-time, such as 2026-01-15T12:00:00Z")
+    return value
+
+
+UtcDatetime = Annotated[datetime, BeforeValidator(_iso_only), AfterValidator(_as_utc)]
 UserId = Annotated[
     str,
     Field(
@@ -309,11 +327,17 @@ class PreferencesUpdate(BaseModel):
     )
 
     user_id: UserId
-    face_enabled: bool | None = Field(default=None, description="Consent to face analysis.")
-    audio_enabled: bool | None = Field(default=None, description="Consent to voice analysis.")
-    motion_enabled: bool | None = Field(default=None, description="Consent to motion analysis.")
+    face_enabled: bool | None = Field(
+        default=None, strict=True, description="Consent to face analysis."
+    )
+    audio_enabled: bool | None = Field(
+        default=None, strict=True, description="Consent to voice analysis."
+    )
+    motion_enabled: bool | None = Field(
+        default=None, strict=True, description="Consent to motion analysis."
+    )
     store_history: bool | None = Field(
-        default=None, description="Keep analysis results in the user's history."
+        default=None, strict=True, description="Keep analysis results in the user's history."
     )
     retention_days: int | None = Field(
         default=None,
