@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-runtime
 TEST_STAMP := $(VENV)/.installed-test
 PIP := $(BIN)/python -m pip --disable-pip-version-check
 
-.PHONY: serve test test-js install install-test browser lint bench lock clean
+.PHONY: serve test test-js install install-test browser proxy lint bench lock clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "MindSync needs Python 3.11 or newer"'
@@ -34,6 +34,16 @@ browser:
 		sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null; \
 	else echo "chromium is not installed and cannot be installed here: browser tests will skip"; fi
 
+# The end-to-end proxy tests run Debian's nginx (deploy/nginx.conf); installed like chromium.
+proxy:
+	@if command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing Debian's nginx-light for the proxy tests"; \
+		(apt-get install -y -qq nginx-light >/dev/null 2>&1 || \
+		 (apt-get update -qq && apt-get install -y -qq nginx-light >/dev/null)) || \
+		echo "could not install nginx: the proxy tests will skip"; \
+	else echo "nginx is not installed and cannot be installed here: proxy tests will skip"; fi
+
 install: $(STAMP)
 
 install-test: $(TEST_STAMP)
@@ -43,7 +53,7 @@ serve: $(STAMP)
 	$(BIN)/mindsync serve
 
 ## test: set up, lint, and run the whole test suite (Python, then the JavaScript client's)
-test: $(TEST_STAMP) browser
+test: $(TEST_STAMP) browser proxy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -16,7 +16,7 @@ import shutil
 import tempfile
 
 wsgi_app = "mindsync.api.app:app"
-worker_class = "uvicorn.workers.UvicornWorker"
+worker_class = "mindsync.api.gunicorn_worker.MindSyncWorker"
 bind = os.environ.get("MINDSYNC_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", 1))
 os.environ.setdefault("MINDSYNC_ANALYSIS_PROCESSES", str(os.cpu_count() or 2))
@@ -28,7 +28,7 @@ keepalive = 5
 # benchmark's last phase saw p95 3 s from it.
 max_requests = 0
 accesslog = None  # MindSync logs requests itself, with request ids and without payloads
-forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+# X-Forwarded-For is read by MindSync itself, from MINDSYNC_TRUSTED_PROXIES only.
 
 raw_env = ["MINDSYNC_AUTO_MIGRATE=false"]
 

@@ -229,3 +229,17 @@ def test_health_answers_0_for_a_running_server_and_1_for_none(tmp_path) -> None:
     down = _run("health", "--url", server.url + "/health", env={})
     assert down.returncode == 1
     assert "did not answer" in down.stderr
+
+
+def test_a_server_started_while_the_database_is_down_says_so_in_one_line(tmp_path) -> None:
+    env = {
+        "DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none",
+        "MINDSYNC_DB_START_TIMEOUT_SECONDS": "2",
+    }
+    for command in (("serve", "--port", "1"), ("migrate",)):
+        result = _run(*command, env=env)
+        assert result.returncode == 3, result.stderr
+        assert "Traceback" not in result.stderr and "Traceback" not in result.stdout
+        errors = [line for line in result.stderr.splitlines() if line.startswith("mindsync:")]
+        assert errors == [errors[0]] and "did not answer within 2 s" in errors[0]
+        assert len(result.stderr.splitlines()) <= 3  # the waiting line, the error line

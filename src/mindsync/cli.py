@@ -26,10 +26,11 @@ def _out(text: str) -> None:
 
 def _migrate(settings: Settings) -> str | None:
     from mindsync.storage import migrate
-    from mindsync.storage.engine import create_db_engine
+    from mindsync.storage.engine import create_db_engine, wait_for_database
 
     engine = create_db_engine(settings.database_url)
     try:
+        wait_for_database(engine, timeout=settings.db_start_timeout_seconds, log=logger)
         migrate.upgrade(engine)
         return migrate.current_revision(engine)
     finally:
@@ -49,6 +50,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     if args.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # Each worker writes its metrics here and /metrics adds them up.
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="mindsync-metrics-")
+    from mindsync.api.server import GuardedH11Protocol
+
     uvicorn.run(
         "mindsync.api.app:app",
         host=args.host or settings.host,
@@ -56,7 +59,11 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         reload=args.reload,
         workers=None if args.reload else args.workers,
         log_config=None,
-        proxy_headers=True,
+        # Header/body deadlines and a per-address cap (mindsync.api.server); the guard, not
+        # uvicorn, decides whose X-Forwarded-For to believe (MINDSYNC_TRUSTED_PROXIES).
+        http=GuardedH11Protocol,
+        proxy_headers=False,
+        timeout_keep_alive=int(settings.keepalive_timeout_seconds),
     )
     return 0
 
@@ -162,7 +169,7 @@ def cmd_users_create(args: argparse.Namespace, settings: Settings) -> int:
                 defaults=default_preferences(settings),
                 now=now,
             )
-        return tokens.issue_token(db=db, user_id=user_id, now=now)
+        return tokens.issue_token(db=db, user_id=user_id, now=now, ttl_days=settings.token_ttl_days)
 
     token = _with_db(settings, work)
     if token is None:
@@ -200,7 +207,9 @@ def cmd_tokens_rotate(args: argparse.Namespace, settings: Settings) -> int:
     def work(db: Session) -> str | None:
         if users.get_user(db=db, user_id=args.user) is None:
             return None
-        return tokens.rotate_tokens(db=db, user_id=args.user, now=utcnow())
+        return tokens.rotate_tokens(
+            db=db, user_id=args.user, now=utcnow(), ttl_days=settings.token_ttl_days
+        )
 
     token = _with_db(settings, work)
     if token is None:
@@ -375,5 +384,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"mindsync: {exc}\n")
         return 2
     configure_logging(settings.log_level, json_lines=settings.log_json)
-    code: int = args.func(args, settings)
+    from mindsync.storage.engine import DatabaseUnavailable
+
+    try:
+        code: int = args.func(args, settings)
+    except DatabaseUnavailable as exc:
+        sys.stderr.write(f"mindsync: {exc}\n")  # one line, no traceback
+        return 3
     return code

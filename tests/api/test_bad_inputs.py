@@ -74,7 +74,8 @@ CASES = [
     ("decompression-bomb PNG", {"face_image": b64(bomb_png())}, 413, "face_image", "25000000"),
     ("truncated JPEG", {"face_image": b64(truncated_jpeg())}, 422, "face_image", None),
     ("GIF pretending to be JPEG", {"face_image": gif_as_jpeg()}, 415, "face_image", None),
-    ("WAV declaring hours", {"audio_data": b64(wav_claiming_hours())}, 413, "audio_data", "60"),
+    # A header that declares more than the file holds is corrupt, whatever it declares.
+    ("WAV declaring hours", {"audio_data": b64(wav_claiming_hours())}, 422, "audio_data", None),
     (
         "MP3 of random bytes",
         {"audio_data": b64(b"ID3" + os.urandom(20_000))},
@@ -149,3 +150,18 @@ def test_a_nan_inside_the_limits_is_named_by_its_index(client, db_engine) -> Non
     assert response.status_code == 422, response.text
     assert response.json()["error"]["field"] == "motion_data[500]"
     assert count(db_engine, "sessions") == 0
+
+
+def test_json_that_is_not_utf8_is_a_422_naming_the_body(settings, clock) -> None:
+    from tests.api.fakes import fake_registry
+    from tests.conftest import make_client
+
+    with make_client(settings, fake_registry(), clock) as c:
+        for path, body in (
+            ("/analyze", b'{"audio_data": "\xff\xfe"}'),
+            ("/preferences", b'{"user_id": "\xc3\x28"}'),
+        ):
+            response = c.post(path, content=body, headers={"Content-Type": "application/json"})
+            assert response.status_code == 422, response.text
+            assert response.json()["error"]["field"] == "body"
+            assert "UTF-8" in response.json()["error"]["message"]

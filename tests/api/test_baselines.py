@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 
 from tests.api.fakes import fake_registry
-from tests.api.test_analyze import FACE
+from tests.api.test_analyze import FACE, count
 from tests.conftest import give_consent, make_client
 
 
@@ -43,10 +43,7 @@ def test_calibration_then_personal_comparison(settings, clock, db_engine) -> Non
         assert again["baseline"]["sessions"] == 6
 
         assert client.delete("/users/wes").json()["deleted"]["baselines"] > 0
-        # The erasure took the consent with it: asked again, the user starts from zero.
+        # The erased id does not come back, not even with a fresh baseline.
         gone = client.post("/analyze", json={"user_id": "wes", "face_image": FACE})
-        assert gone.json()["error"]["code"] == "consent_required"
-        give_consent(client, "wes")
-        fresh = client.post("/analyze", json={"user_id": "wes", "face_image": FACE}).json()
-        assert fresh["baseline"]["status"] == "calibrating"
-        assert fresh["baseline"]["sessions"] == 0
+        assert gone.status_code == 410
+        assert count(db_engine, "user_baselines") == 0

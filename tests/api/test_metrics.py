@@ -130,3 +130,38 @@ def test_under_several_workers_every_workers_processes_are_reported(tmp_path, mo
         for process in sleepers:
             process.kill()
             process.wait()
+
+
+def test_a_database_outage_is_logged_once_by_the_metrics_flusher(settings, clock) -> None:
+    import logging
+    import time
+
+    from sqlalchemy.exc import OperationalError
+
+    from tests.api.fakes import fake_registry
+    from tests.conftest import make_client
+
+    def broken() -> None:
+        raise OperationalError("SELECT 1", {}, ConnectionRefusedError("down"))
+
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    app_logger = logging.getLogger("mindsync.api.app")
+    with make_client(settings, fake_registry(), clock) as c:
+        app_logger.addHandler(handler)  # the lifespan configured logging: listen after it
+        try:
+            real = c.app.state.session_factory
+            c.app.state.session_factory = broken
+            for _ in range(4):
+                c.get("/me")
+                time.sleep(0.8)
+            c.app.state.session_factory = real
+            time.sleep(1.5)
+        finally:
+            app_logger.removeHandler(handler)
+        stats = c.get("/stats").json()
+    lines = [r for r in records if "metrics" in r.getMessage()]
+    assert [r.levelname for r in lines] == ["WARNING", "INFO"], [r.message for r in lines]
+    assert all(r.exc_info is None for r in lines)
+    assert stats["requests_by_route"].get("GET /me", 0) >= 4  # kept through the outage

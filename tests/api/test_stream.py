@@ -227,3 +227,46 @@ def test_a_face_whose_lips_move_while_speech_is_heard_is_speaking(
         ws.send_json({"type": "stop"})
     assert False not in seen
     assert seen.count(True) >= 3, seen
+
+
+@pytest.mark.parametrize("how", ["rotate", "erase"])
+def test_a_revoked_token_ends_an_open_stream_and_stores_nothing(
+    settings, clock, db_engine, how
+) -> None:
+    """Revocation in another worker reaches the stream within a tick and a poll."""
+    from fastapi.testclient import TestClient
+    from starlette.websockets import WebSocketDisconnect
+
+    from mindsync.api.app import create_app
+
+    other = create_app(settings, registry=fake_registry(), clock=clock)
+    admin_headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    with (
+        make_client(settings, fake_registry(), clock) as client,
+        TestClient(other, headers=admin_headers) as second_worker,
+    ):
+        user = client.post("/users", json={"name": "Rev", "user_id": "rev"}).json()
+        with client.websocket_connect("/ws/analyze") as ws:
+            ws.send_json({"type": "start", "token": user["token"], "interval_ms": 100})
+            assert ws.receive_json()["type"] == "ready"
+            ws.send_bytes(frame(1, b"\xff\xd8 frame"))
+            _next_result(ws)
+            if how == "rotate":
+                assert second_worker.post("/users/rev/tokens").status_code == 201
+            else:
+                assert second_worker.delete("/users/rev").status_code == 200
+            started = time.monotonic()
+            code = reason = None
+            try:
+                while time.monotonic() - started < 5:
+                    ws.send_bytes(frame(1, b"\xff\xd8 frame"))
+                    message = ws.receive_json()
+                    if message["type"] == "error":
+                        assert message["code"] == "token_revoked"
+            except WebSocketDisconnect as exc:
+                code, reason = exc.code, exc.reason
+            took = time.monotonic() - started
+        assert (code, reason) == (1008, "token_revoked")
+        assert took < 2.0  # a poll (0.25 s) and a tick (0.1 s), with room for a slow machine
+    time.sleep(0.3)
+    assert count(db_engine, "sessions") == 0

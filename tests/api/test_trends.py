@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 
 from tests.api.fakes import fake_registry
@@ -13,14 +15,22 @@ from tests.conftest import give_consent, make_client
 def client(settings, clock):
     with make_client(settings, fake_registry(), clock) as c:
         give_consent(c, "tia", "uma")
+        c.test_clock = clock
         yield c
 
 
 def _post(client, ts: str, audio: str = AUDIO) -> dict:
-    response = client.post(
-        "/analyze",
-        json={"user_id": "tia", "face_image": FACE, "audio_data": audio, "timestamp": ts},
-    )
+    """Store a session received at ``ts`` (trends follow the server's clock)."""
+    clock = client.test_clock
+    today = clock.now
+    clock.now = datetime.fromisoformat(ts)
+    try:
+        response = client.post(
+            "/analyze",
+            json={"user_id": "tia", "face_image": FACE, "audio_data": audio, "timestamp": ts},
+        )
+    finally:
+        clock.now = today
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -67,3 +77,14 @@ def test_trends_validate_and_protect(client) -> None:
         "/users/tia/trends", headers={"Authorization": f"Bearer {other['token']}"}
     )
     assert response.status_code == 404
+
+
+def test_a_client_timestamp_does_not_move_a_session_in_the_trends(client) -> None:
+    response = client.post(
+        "/analyze",
+        json={"user_id": "tia", "audio_data": AUDIO, "timestamp": "2001-01-01T00:00:00Z"},
+    )
+    assert response.status_code == 200
+    client.test_clock.advance(minutes=1)
+    body = client.get("/users/tia/trends", params={"days": 1, "bucket": "day"}).json()
+    assert [b["start"][:10] for b in body["buckets"]] == ["2026-01-15"]

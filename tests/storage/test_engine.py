@@ -89,3 +89,26 @@ def test_an_invalidated_connection_lets_the_next_writer_in(engine) -> None:
     connection.close()
     next_writer(engine)
     assert rows(engine) == 1
+
+
+def test_waiting_for_an_unreachable_database_backs_off_logs_once_and_gives_up(caplog) -> None:
+    import logging
+
+    from mindsync.storage.engine import DatabaseUnavailable, wait_for_database
+
+    down = create_db_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")
+    delays: list[float] = []
+    log = logging.getLogger("test.wait")
+    with caplog.at_level(logging.INFO, logger="test.wait"):
+        with pytest.raises(DatabaseUnavailable) as err:
+            wait_for_database(down, timeout=3.0, log=log, sleep=delays.append)
+    down.dispose()
+    assert "\n" not in str(err.value) and "127.0.0.1:1" in str(err.value)
+    assert delays and delays == sorted(delays) and delays[0] == 0.5
+    assert len(caplog.records) == 1 and caplog.records[0].exc_info is None
+
+
+def test_waiting_for_a_database_that_answers_returns_at_once(engine) -> None:
+    from mindsync.storage.engine import wait_for_database
+
+    wait_for_database(engine, timeout=0.1, sleep=lambda _: pytest.fail("must not wait"))

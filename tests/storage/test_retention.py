@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime
 
 import pytest
 
@@ -14,11 +15,18 @@ from tests.conftest import give_consent, make_client
 
 
 def _post(client, user: str | None, ts: str) -> str:
+    """Store a session received (and captured) at ``ts``: retention counts from receipt."""
+    clock = client.app.state.clock
+    today = clock.now
+    clock.now = datetime.fromisoformat(ts)
     body = {"audio_data": AUDIO, "timestamp": ts}
     if user:
         body["user_id"] = user
         give_consent(client, user)
-    response = client.post("/analyze", json=body)
+    try:
+        response = client.post("/analyze", json=body)
+    finally:
+        clock.now = max(today, clock.now)
     assert response.status_code == 200, response.text
     return response.json()["session_id"]
 
@@ -89,3 +97,21 @@ def test_retention_runs_once_per_interval_however_many_workers(settings, db_engi
     assert run_retention_if_due(factory, settings, clock()) is None
     clock.advance(seconds=settings.retention_interval_seconds)
     assert run_retention_if_due(factory, settings, clock()) is not None
+
+
+def test_retention_counts_from_receipt_not_from_the_clients_timestamp(
+    settings, clock, db_engine
+) -> None:
+    with make_client(settings, fake_registry(), clock) as client:
+        epoch = client.post("/analyze", json={"audio_data": AUDIO, "timestamp": 0})
+        assert epoch.status_code == 422
+        assert epoch.json()["error"]["field"] == "timestamp"
+        old = client.post(
+            "/analyze", json={"user_id": "ula", "audio_data": AUDIO, "timestamp": "2001-05-01"}
+        )
+        assert old.status_code == 200, old.text
+        run_retention_once(create_session_factory(db_engine), settings, clock())
+        assert client.get(f"/session/{old.json()['session_id']}").status_code == 200
+        clock.advance(days=settings.default_retention_days, seconds=1)
+        run_retention_once(create_session_factory(db_engine), settings, clock())
+        assert client.get(f"/session/{old.json()['session_id']}").status_code == 404

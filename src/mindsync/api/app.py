@@ -10,6 +10,7 @@ import time
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -21,6 +22,7 @@ from fastapi.openapi.docs import (
 )
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import OperationalError
 from starlette.concurrency import run_in_threadpool
 
 from mindsync import __version__
@@ -30,22 +32,22 @@ from mindsync.analysis.pool import AnalysisPool
 from mindsync.analysis.registry import AnalyzerRegistry, load_analyzers
 from mindsync.api import metrics
 from mindsync.api.errors import install_error_handlers
+from mindsync.api.guard import GuardMiddleware, TokenCache
 from mindsync.api.metric_buffer import MetricBuffer, PendingRequest
 from mindsync.api.middleware import RequestContextMiddleware
 from mindsync.api.openapi import install_openapi
 from mindsync.api.pending import PendingWork
-from mindsync.api.ratelimit import (
-    MemoryRateLimiter,
-    RateLimiter,
-    RateLimitMiddleware,
-    RedisRateLimiter,
-)
+from mindsync.api.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from mindsync.api.routes import analyze, preferences, sessions, stream, system, users
 from mindsync.core.clock import Clock, utcnow
 from mindsync.core.config import Settings, load_settings
 from mindsync.core.logging import configure_logging
 from mindsync.storage import migrate
-from mindsync.storage.engine import create_db_engine, create_session_factory
+from mindsync.storage.engine import (
+    create_db_engine,
+    create_session_factory,
+    wait_for_database,
+)
 from mindsync.storage.retention import run_retention_if_due
 
 logger = logging.getLogger(__name__)
@@ -56,7 +58,16 @@ DOCS_ASSETS_DIR = Path(__file__).resolve().parents[1] / "docs_assets"
 
 # Probes and docs would drown the request statistics.
 UNMETERED_ROUTES = frozenset(
-    {"/health", "/metrics", "/docs", "/redoc", "/openapi.json", "/docs/oauth2-redirect"}
+    {
+        "/health",
+        "/livez",
+        "/auth",
+        "/metrics",
+        "/docs",
+        "/redoc",
+        "/openapi.json",
+        "/docs/oauth2-redirect",
+    }
 )
 
 DESCRIPTION = """
@@ -71,12 +82,29 @@ raw images, audio and motion samples never are.
 
 
 async def _flush_loop(app: FastAPI) -> None:
+    """Write buffered request metrics every second; an outage is logged once when it starts
+    and once when it ends, not once a second (the buffer keeps the newest meanwhile)."""
+    failing_since: float | None = None
     while True:
         await asyncio.sleep(METRICS_FLUSH_SECONDS)
         try:
             await run_in_threadpool(app.state.metric_buffer.flush, app.state.session_factory)
+        except OperationalError as exc:
+            if failing_since is None:
+                failing_since = time.monotonic()
+                logger.warning(
+                    "cannot write request metrics (%s); keeping them and retrying",
+                    type(exc.orig or exc).__name__,
+                )
         except Exception:
             logger.exception("writing request metrics failed; will retry")
+        else:
+            if failing_since is not None:
+                logger.info(
+                    "request metrics written again after %.0f s",
+                    time.monotonic() - failing_since,
+                )
+                failing_since = None
         try:
             metrics.publish_processes(app.state.orchestrator)
         except OSError:
@@ -93,6 +121,12 @@ async def _retention_loop(app: FastAPI) -> None:
             )
             if report is not None:
                 logger.info("retention deleted %s", report)
+        except OperationalError as exc:
+            logger.warning(
+                "retention could not reach the database (%s); next try in %g s",
+                type(exc.orig or exc).__name__,
+                settings.retention_interval_seconds,
+            )
         except Exception:
             logger.exception("retention run failed; will retry next interval")
 
@@ -122,6 +156,10 @@ def create_app(
         try:
             engine = create_db_engine(settings.database_url, pool_size=settings.db_pool_size)
             if settings.auto_migrate:
+                await run_in_threadpool(
+                    partial(wait_for_database, timeout=settings.db_start_timeout_seconds),
+                    engine,
+                )
                 await run_in_threadpool(migrate.upgrade, engine)
             app.state.engine = engine
             app.state.session_factory = create_session_factory(engine)
@@ -201,10 +239,6 @@ def create_app(
             PendingRequest(method, route, status, duration_ms, app.state.clock())
         )
 
-    if settings.rate_limit_per_minute > 0:
-        app.add_middleware(
-            RateLimitMiddleware, limiter=limiter, exempt=frozenset({"/health", "/metrics"})
-        )
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -217,9 +251,21 @@ def create_app(
     app.add_middleware(
         RequestContextMiddleware,
         max_body_bytes=settings.max_request_bytes,
+        route_body_bytes={"/analyze": settings.max_request_bytes},
+        other_body_bytes=settings.max_small_request_bytes,
         max_json_depth=settings.max_json_depth,
         metric_sink=record_metric,
         skip_metrics=UNMETERED_ROUTES,
+    )
+    # Outermost: nobody gets a byte of their body read, a metric row or a request id before
+    # the guard knows who they are (see mindsync.api.guard).
+    app.state.token_cache = TokenCache(lambda: app.state.read_factory())
+    app.add_middleware(
+        GuardMiddleware,
+        settings=settings,
+        cache=app.state.token_cache,
+        limiter=limiter if settings.rate_limit_per_minute > 0 else None,
+        clock=lambda: app.state.clock(),
     )
     install_error_handlers(app)
     for module in (analyze, sessions, preferences, users, stream, system, metrics):

@@ -10,10 +10,11 @@ from typing import Annotated, Any, Literal
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 from mindsync.analysis.fusion import RuleSet
 from mindsync.analysis.orchestrator import Orchestrator
-from mindsync.api.errors import NotFound, Unauthorized
+from mindsync.api.errors import Gone, NotFound, Unauthorized
 from mindsync.core.clock import Clock
 from mindsync.core.config import Settings
 from mindsync.core.logging import request_id_var
@@ -70,6 +71,13 @@ async def get_clock(request: Request) -> Clock:
 
 def _not_found(user_id: str) -> NotFound:
     return NotFound(f"user {user_id} not found", field="user_id")
+
+
+def refuse_erased(db: Session, user_id: str, settings: Settings) -> None:
+    """Raise 410 when ``user_id`` was erased (a tombstone exists)."""
+    key = settings.pseudonym_key.get_secret_value() if settings.pseudonym_key else None
+    if users_repo.is_erased(db=db, user_id=user_id, configured_key=key):
+        raise Gone(f"user {user_id} was erased; the id cannot be used again", field="user_id")
 
 
 def require_known_user(db: Session, user_id: str) -> None:
@@ -192,14 +200,15 @@ def authenticate(app: Any, token: str | None, header: str | None = None) -> Acce
     ):
         return Access(kind="admin")
     with app.state.read_factory() as db:
-        user_id = tokens_repo.resolve_token(db=db, token=token)
+        user_id = tokens_repo.resolve_token(db=db, token=token, now=app.state.clock())
     if user_id is None:
         raise Unauthorized("the bearer token is unknown or revoked", field="Authorization")
     return Access(kind="user", user_id=user_id)
 
 
 #: Declares HTTP bearer security in the OpenAPI document (Swagger's Authorize button);
-#: ``authenticate`` reads the header itself, so that a malformed one is a clear 401.
+#: the guard (or ``authenticate``) reads the header itself, so that a malformed one is a
+#: clear 401.
 bearer_scheme = HTTPBearer(
     auto_error=False,
     scheme_name="bearer",
@@ -208,12 +217,19 @@ bearer_scheme = HTTPBearer(
 )
 
 
-def get_access(
+async def get_access(
     request: Request,
     _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
 ) -> Access:
-    """Authenticate the caller from its bearer token (401 for an unknown or revoked token)."""
-    return authenticate(request.app, None, request.headers.get("authorization"))
+    """The caller, as the guard middleware verified them before the body was read (falls back
+    to authenticating the ``Authorization`` header where no guard ran; 401 for an unknown or
+    revoked token)."""
+    access = request.scope.get("mindsync.access")
+    if isinstance(access, Access):
+        return access
+    return await run_in_threadpool(
+        authenticate, request.app, None, request.headers.get("authorization")
+    )
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

@@ -65,6 +65,13 @@ class ConsentRequired(ApiError):
         self.modalities = modalities
 
 
+class Gone(NotFound):
+    """The user was erased: their id cannot come back through any side effect."""
+
+    status_code = 410
+    code = "user_erased"
+
+
 class Conflict(ApiError):
     """The request conflicts with what is stored."""
 
@@ -227,6 +234,7 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
         "consent_required; details name each modality)",
         404: "Not found (or not yours)",
         409: "Conflict with stored data",
+        410: "The user was erased; the id cannot be used again",
         429: "Too many requests; retry after the Retry-After header's seconds",
         413: "An input is past a configured limit; the message names it",
         415: "An input is in a format that cannot be decoded",

@@ -44,21 +44,27 @@ class MetricBuffer:
                 del self._items[: len(self._items) - self._limit]
 
     def flush(self, factory: sessionmaker[Session]) -> int:
-        """Write everything buffered in one transaction; return how many rows."""
+        """Write everything buffered in one transaction; return how many rows. If that fails
+        the items are kept (the newest ``limit``) for the next flush, and the error raised."""
         with self._flush_lock:
             with self._lock:
                 items, self._items = self._items, []
             if not items:
                 return 0
-            with factory() as db:
-                for item in items:
-                    metrics_repo.record_request(
-                        db=db,
-                        method=item.method,
-                        route=item.route,
-                        status_code=item.status_code,
-                        duration_ms=item.duration_ms,
-                        now=item.at,
-                    )
-                db.commit()
+            try:
+                with factory() as db:
+                    for item in items:
+                        metrics_repo.record_request(
+                            db=db,
+                            method=item.method,
+                            route=item.route,
+                            status_code=item.status_code,
+                            duration_ms=item.duration_ms,
+                            now=item.at,
+                        )
+                    db.commit()
+            except BaseException:
+                with self._lock:
+                    self._items = (items + self._items)[-self._limit :]
+                raise
             return len(items)

@@ -113,9 +113,15 @@ class RequestContextMiddleware:
         max_json_depth: int = 32,
         metric_sink: MetricSink | None = None,
         skip_metrics: frozenset[str] = frozenset(),
+        route_body_bytes: dict[str, int] | None = None,
+        other_body_bytes: int | None = None,
     ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        # Per-route caps: the routes named here get their own limit, every other route
+        # ``other_body_bytes`` (default: ``max_body_bytes``).
+        self.route_body_bytes = route_body_bytes or {}
+        self.other_body_bytes = other_body_bytes
         self.max_json_depth = max_json_depth
         self.metric_sink = metric_sink
         self.skip_metrics = skip_metrics
@@ -149,14 +155,16 @@ class RequestContextMiddleware:
             status_holder["status"] = status
             await self._send_error(send, request_id, status, code, message)
 
-        too_large = f"request body is larger than the limit of {self.max_body_bytes} bytes"
+        path = scope.get("path", "")
+        limit = self.route_body_bytes.get(path, self.other_body_bytes or self.max_body_bytes)
+        limit = min(limit, self.max_body_bytes)
+        too_large = f"request body is larger than the limit of {limit} bytes for {path}"
         declared = headers.get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+        if declared is not None and declared.isdigit() and int(declared) > limit:
             await reject(413, "payload_too_large", too_large)
             return
 
         received = 0
-        path = scope.get("path", "")
         is_docs = path.startswith(DOCS_PATHS)
         is_app = path == APP_PATH or path.startswith(APP_PATH + "/")
 
@@ -165,7 +173,7 @@ class RequestContextMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_body_bytes:
+                if received > limit:
                     raise _BodyTooLarge
             return message
 

@@ -1,18 +1,12 @@
-"""Per-token request rate limits: in memory by default, shared through Redis when configured."""
+"""Request rate limits (per verified identity, see :mod:`mindsync.api.guard`): in memory by
+default, shared through Redis when configured."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-import math
 import threading
 import time
 from typing import Protocol
-
-from starlette.types import ASGIApp, Receive, Scope, Send
-
-from mindsync.api.errors import error_body
 
 logger = logging.getLogger(__name__)
 
@@ -87,50 +81,3 @@ class RedisRateLimiter:
 
     async def close(self) -> None:
         await self._redis.aclose()
-
-
-def client_key(scope: Scope) -> str:
-    """The rate-limit key of a request: its bearer token's hash, else its client address."""
-    for name, value in scope.get("headers") or []:
-        if name == b"authorization":
-            return "t:" + hashlib.sha256(value).hexdigest()[:32]
-    client = scope.get("client")
-    return "a:" + (client[0] if client else "unknown")
-
-
-class RateLimitMiddleware:
-    """Answers ``429`` with ``Retry-After`` once a key passes its requests per minute."""
-
-    def __init__(self, app: ASGIApp, *, limiter: RateLimiter, exempt: frozenset[str]) -> None:
-        self.app = app
-        self.limiter = limiter
-        self.exempt = exempt
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope.get("path") in self.exempt:
-            await self.app(scope, receive, send)
-            return
-        retry_after = await self.limiter.hit(client_key(scope))
-        if retry_after is None:
-            await self.app(scope, receive, send)
-            return
-        seconds = max(1, math.ceil(retry_after))
-        body = json.dumps(
-            error_body(
-                "rate_limited",
-                f"more than {getattr(self.limiter, 'limit', '?')} requests per minute; "
-                f"retry after {seconds} s",
-            )
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 429,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"retry-after", str(seconds).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})

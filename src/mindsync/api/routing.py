@@ -21,12 +21,17 @@ def loads(body: bytes) -> Any:
 
     The second parse keeps the errors clients get precise: NaN and Infinity (which Python's
     ``json.dumps`` writes) then reach validation, which names the offending field, and
-    malformed JSON raises ``json.JSONDecodeError`` with its position.
+    malformed JSON raises ``json.JSONDecodeError`` with its position. A body that is not
+    UTF-8 is malformed JSON too (RFC 8259 §8.1): a ``JSONDecodeError``, so a 422, not a 400.
     """
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError:
-        return json.loads(body)
+        try:
+            text = body.decode("utf-8") if isinstance(body, bytes | bytearray) else body
+        except UnicodeDecodeError as exc:
+            raise json.JSONDecodeError("the body is not valid UTF-8", "", int(exc.start)) from None
+        return json.loads(text)
 
 
 class JSONRequest(Request):

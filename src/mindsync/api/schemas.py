@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
@@ -9,6 +10,7 @@ from uuid import UUID
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Discriminator,
     Field,
@@ -26,10 +28,26 @@ def _as_utc(value: datetime) -> datetime:
     """Naive datetimes are taken as UTC; aware ones are converted to UTC."""
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:10+20:51 is before year 1 in UTC
+        raise ValueError("is out of range once converted to UTC") from None
 
 
-UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
+_NUMERIC = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def _iso_only(value: object) -> object:
+    """Date-times are ISO 8601 strings: a number (or a string of one) is refused, where lax
+    mode would read it as seconds since 1970."""
+    if isinstance(value, bool | int | float) or (
+        isinstance(value, str) and _NUMERIC.fullmatch(value.strip())
+    ):
+        raise ValueError("must be an ISO 8601 date-time, such as 2026-01-15T12:00:00Z")
+    return value
+
+
+UtcDatetime = Annotated[datetime, BeforeValidator(_iso_only), AfterValidator(_as_utc)]
 UserId = Annotated[
     str,
     Field(
@@ -43,6 +61,9 @@ UserId = Annotated[
 ]
 Score = Annotated[float, Field(ge=0.0, le=1.0)]
 ModalityName = Literal["face", "voice", "motion"]
+#: A JSON number and nothing else: ``true``, ``false`` and ``"1.5"`` are refused (422), where
+#: lax mode would store them as 1.0, 0.0 and 1.5.
+Number = Annotated[float, Field(strict=True)]
 
 
 # ----------------------------------------------------------------------------- errors
@@ -79,9 +100,9 @@ class ErrorResponse(BaseModel):
 class Vector3(BaseModel):
     """Three axes of one sensor sample, in the device's frame."""
 
-    x: float = Field(description="X axis (unit of the sensor: m/s² or rad/s).")
-    y: float = Field(description="Y axis.")
-    z: float = Field(description="Z axis.")
+    x: Number = Field(description="X axis (unit of the sensor: m/s² or g, rad/s).")
+    y: Number = Field(description="Y axis.")
+    z: Number = Field(description="Z axis.")
 
 
 class FaceFocus(BaseModel):
@@ -97,7 +118,9 @@ class FaceFocus(BaseModel):
 class MotionSample(BaseModel):
     """One motion sample, as in the seed."""
 
-    timestamp: float = Field(description="Seconds (epoch or relative to the recording).")
+    timestamp: float = Field(
+        strict=True, description="Seconds (epoch or relative to the recording)."
+    )
     acceleration: Vector3 = Field(
         description="m/s² or g (told from gravity's size), with or without gravity."
     )
@@ -107,9 +130,9 @@ class MotionSample(BaseModel):
 class AxisColumns(BaseModel):
     """One array per axis, one value per timestamp."""
 
-    x: list[float] = Field(description="X axis values.")
-    y: list[float] = Field(description="Y axis values.")
-    z: list[float] = Field(description="Z axis values.")
+    x: list[Number] = Field(description="X axis values.")
+    y: list[Number] = Field(description="Y axis values.")
+    z: list[Number] = Field(description="Z axis values.")
 
     @model_validator(mode="after")
     def _same_length(self) -> AxisColumns:
@@ -121,8 +144,10 @@ class AxisColumns(BaseModel):
 class MotionColumns(BaseModel):
     """The compact columnar form preferred by clients streaming at 50–200 Hz."""
 
-    timestamps: list[float] = Field(description="Seconds, one per sample.")
-    acceleration: AxisColumns = Field(description="m/s², with or without gravity.")
+    timestamps: list[Number] = Field(description="Seconds, one per sample.")
+    acceleration: AxisColumns = Field(
+        description="m/s² or g (told from gravity's size), with or without gravity."
+    )
     gyroscope: AxisColumns | None = Field(default=None, description="rad/s; null when absent.")
 
     @model_validator(mode="after")
@@ -246,7 +271,11 @@ class AnalysisRequest(BaseModel):
         description="When the data was captured (ISO 8601; naive means UTC); defaults to now.",
     )
     duration_seconds: float | None = Field(
-        default=None, gt=0, le=86_400, description="Length of the capture in seconds (stored)."
+        default=None,
+        gt=0,
+        le=86_400,
+        strict=True,
+        description="Length of the capture in seconds (stored).",
     )
 
     @model_validator(mode="after")
@@ -526,20 +555,29 @@ class PreferencesUpdate(BaseModel):
     )
     face_enabled: bool | None = Field(
         default=None,
+        strict=True,
         description="Consent to face analysis (true gives it, false withdraws it; the time is "
         "recorded).",
     )
     audio_enabled: bool | None = Field(
-        default=None, description="Consent to voice analysis (true gives, false withdraws)."
+        default=None,
+        strict=True,
+        description="Consent to voice analysis (true gives, false withdraws).",
     )
     motion_enabled: bool | None = Field(
-        default=None, description="Consent to motion analysis (true gives, false withdraws)."
+        default=None,
+        strict=True,
+        description="Consent to motion analysis (true gives, false withdraws).",
     )
     store_history: bool | None = Field(
-        default=None, description="Keep analysis results in the user's history."
+        default=None, strict=True, description="Keep analysis results in the user's history."
     )
     retention_days: int | None = Field(
-        default=None, ge=1, le=3650, description="Days to keep sessions before deletion."
+        default=None,
+        ge=1,
+        le=3650,
+        strict=True,
+        description="Days to keep sessions before deletion.",
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -28,7 +28,7 @@ from mindsync.analysis.fusion import (
 from mindsync.analysis.fusion.recommendations import recommend
 from mindsync.analysis.motion.recording import MotionRecording
 from mindsync.analysis.orchestrator import Orchestrator
-from mindsync.api.errors import ApiError, Conflict, ConsentRequired, NotFound
+from mindsync.api.errors import ApiError, Conflict, ConsentRequired, Gone, NotFound
 from mindsync.api.schemas import (
     AnalysisRequest,
     AnalysisResponse,
@@ -53,6 +53,8 @@ MODALITY_FIELDS: dict[Modality, tuple[str, str]] = {
     "motion": ("motion_data", "motion_enabled"),
 }
 MAX_FUTURE_SKEW = timedelta(days=1)
+#: The earliest capture time accepted: before any phone had these sensors (and never 1970).
+EARLIEST_TIMESTAMP = datetime(2000, 1, 1, tzinfo=UTC)
 NO_CONSENT = "no consent given"
 CONSENT_HOW = (
     "give consent with POST /preferences (face_enabled, audio_enabled, motion_enabled), "
@@ -167,6 +169,12 @@ class AnalysisContext:
     existing: SessionRecord | None
 
 
+def _refuse_erased(db: Session, user_id: str, key: Any) -> None:
+    configured = key.get_secret_value() if key is not None else None
+    if users_repo.is_erased(db=db, user_id=user_id, configured_key=configured):
+        raise Gone(f"user {user_id} was erased; the id cannot be used again", field="user_id")
+
+
 def load_context(
     factory: sessionmaker[Session],
     *,
@@ -178,6 +186,7 @@ def load_context(
     with factory() as db:
         prefs = baselines = None
         if user_id is not None:
+            _refuse_erased(db, user_id, settings.pseudonym_key)
             stored = prefs_repo.get_preferences(db=db, user_id=user_id)
             prefs = effective_preferences(stored, user_id=user_id, settings=settings)
             baselines = {
@@ -259,6 +268,8 @@ async def analyze(
     """
     if request.timestamp is not None and request.timestamp > now + MAX_FUTURE_SKEW:
         raise ApiError("timestamp is more than one day in the future", field="timestamp")
+    if request.timestamp is not None and request.timestamp < EARLIEST_TIMESTAMP:
+        raise ApiError("timestamp is before 2000-01-01", field="timestamp")
     inputs: dict[Modality, Any] = {}
     skipped: list[SkippedModality] = []
     for modality, (field_name, pref_name) in MODALITY_FIELDS.items():
@@ -311,6 +322,7 @@ def store_analysis(
     duration_seconds: float | None,
     now: datetime,
     owner_must_exist: bool = False,
+    pseudonym_key: Any = None,
 ) -> None:
     """Store the derived result, its per-modality metrics and the user's updated baseline in
     one transaction.
@@ -360,6 +372,10 @@ def store_analysis(
         for modality, result in results.items()
     ]
     with factory() as db:
+        if response.user_id is not None:
+            # Under the user's lock: an erasure that committed meanwhile leaves a tombstone.
+            users_repo.lock_user(db=db, user_id=response.user_id)
+            _refuse_erased(db, response.user_id, pseudonym_key)
         if owner_must_exist and response.user_id is not None:
             # Under the user's lock: an erasure that committed while this was being analysed
             # must not get data back (an erasure still running waits for this store).

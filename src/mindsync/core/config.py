@@ -76,7 +76,12 @@ class Settings(BaseSettings):
     )
 
     # --- request limits --------------------------------------------------------
-    max_request_bytes: int = Field(default=32 * MB, ge=1024)
+    max_request_bytes: int = Field(
+        default=32 * MB, ge=1024, description="Body limit of POST /analyze (bytes)."
+    )
+    max_small_request_bytes: int = Field(
+        default=64 * 1024, ge=1024, description="Body limit of every other route (bytes)."
+    )
     face_max_bytes: int = Field(default=8 * MB, ge=1024, description="Decoded image bytes.")
     face_max_pixels: int = Field(default=25_000_000, ge=10_000)
     audio_max_bytes: int = Field(default=10 * MB, ge=1024, description="Decoded audio bytes.")
@@ -137,10 +142,50 @@ class Settings(BaseSettings):
         description="Share rate limits between processes through Redis.",
     )
     max_json_depth: int = Field(default=32, ge=4, le=1000)
+    auth_failures_per_minute: int = Field(
+        default=30,
+        ge=0,
+        description="Failed authentications per client address and minute before 429; 0 = off.",
+    )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Addresses or networks of reverse proxies whose X-Forwarded-For is "
+        "believed (JSON list or comma-separated); none by default.",
+    )
+    token_ttl_days: float = Field(
+        default=90.0, ge=0, le=3650, description="Days a new API token works; 0 = no expiry."
+    )
+    pseudonym_key: SecretStr | None = Field(
+        default=None,
+        description="Key of the audit log's HMAC pseudonyms of erased users (>= 32 chars); "
+        "generated and kept in the database when unset.",
+    )
 
     # --- server ----------------------------------------------------------------
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    header_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=600, description="Time to send a request's headers (then 408)."
+    )
+    body_timeout_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        description="Time to send a request's body after its headers (then 408); a 32 MB "
+        "body needs about 0.55 MB/s.",
+    )
+    keepalive_timeout_seconds: float = Field(
+        default=5.0, gt=0, le=600, description="Idle time before a kept-alive connection closes."
+    )
+    max_connections_per_address: int = Field(
+        default=64, ge=1, le=100_000, description="Open connections per client address."
+    )
+    db_start_timeout_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        le=3600,
+        description="How long the server waits for the database at start before it exits.",
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -164,7 +209,25 @@ class Settings(BaseSettings):
             raise ValueError("must be at least 32 characters")
         return value
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _valid_networks(cls, value: list[str]) -> list[str]:
+        """Every trusted proxy must be an IP address or network."""
+        import ipaddress
+
+        for item in value:
+            ipaddress.ip_network(item, strict=False)
+        return value
+
+    @field_validator("pseudonym_key")
+    @classmethod
+    def _strong_pseudonym_key(cls, value: SecretStr | None) -> SecretStr | None:
+        """A pseudonym key must be long enough not to be guessed."""
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("must be at least 32 characters")
+        return value
+
+    @field_validator("cors_origins", "trusted_proxies", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
         """Accept a JSON list or a comma-separated string."""

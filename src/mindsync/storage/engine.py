@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -145,3 +146,57 @@ def checkpoint_sqlite(engine: Engine) -> None:
         cursor.close()
     finally:
         raw.close()
+
+
+class DatabaseUnavailable(RuntimeError):
+    """The database did not answer within the start-up timeout."""
+
+
+def _where(engine: Engine) -> str:
+    url = engine.url
+    if url.get_backend_name() == "sqlite":
+        return f"sqlite {url.database}"
+    return f"{url.get_backend_name()} at {url.host or 'localhost'}:{url.port or 5432}"
+
+
+def wait_for_database(
+    engine: Engine,
+    *,
+    timeout: float,
+    log: logging.Logger | None = None,
+    sleep: Any = time.sleep,
+) -> None:
+    """Return once ``engine``'s database answers ``SELECT 1``.
+
+    While it does not, retry with exponential backoff (0.5 s doubling to 5 s) and log one line
+    (not a traceback) when waiting starts; raise :class:`DatabaseUnavailable`, with a one-line
+    message, once ``timeout`` seconds have passed.
+    """
+    log = log or logging.getLogger(__name__)
+    deadline = time.monotonic() + timeout
+    delay = 0.5
+    waited = False
+    while True:
+        try:
+            with engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+            if waited:
+                log.info("the database answers (%s)", _where(engine))
+            return
+        except OperationalError as exc:
+            reason = type(exc.orig).__name__ if exc.orig is not None else type(exc).__name__
+            if time.monotonic() + delay > deadline:
+                raise DatabaseUnavailable(
+                    f"the database ({_where(engine)}) did not answer within {timeout:g} s "
+                    f"({reason})"
+                ) from None
+            if not waited:
+                log.warning(
+                    "the database (%s) does not answer (%s); retrying for up to %g s",
+                    _where(engine),
+                    reason,
+                    timeout,
+                )
+                waited = True
+            sleep(delay)
+            delay = min(delay * 2, 5.0)

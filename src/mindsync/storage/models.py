@@ -62,6 +62,8 @@ class SessionRecord(Base):
     __table_args__ = (
         Index("ix_sessions_user_id_timestamp", "user_id", "timestamp"),
         Index("ix_sessions_timestamp", "timestamp"),
+        Index("ix_sessions_created_at", "created_at"),
+        Index("ix_sessions_user_id_created_at", "user_id", "created_at"),
     )
 
 
@@ -133,9 +135,11 @@ class ApiToken(Base):
         String(USER_ID_LENGTH), ForeignKey("users.id", ondelete="CASCADE"), index=True
     )
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    #: A random public id (``tok_`` + 8 hex digits) to show instead of the token: no secret.
     prefix: Mapped[str] = mapped_column(String(12))
     created_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]
 
 
 class AuditEvent(Base):
@@ -173,3 +177,32 @@ class MaintenanceRun(Base):
     job: Mapped[str] = mapped_column(String(64), primary_key=True)
     last_run_at: Mapped[datetime]
     runs: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class AuthState(Base):
+    """One row: ``generation`` grows with every revocation, rotation and erasure, so that
+    every worker's token cache learns within one poll that it must forget."""
+
+    __tablename__ = "auth_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    generation: Mapped[int] = mapped_column(Integer)
+
+
+class ServerKey(Base):
+    """A secret the server generated for itself (the audit-pseudonym key when none is set)."""
+
+    __tablename__ = "server_keys"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime]
+
+
+class ErasedUser(Base):
+    """A tombstone: the keyed pseudonym of an erased user id (never the id itself)."""
+
+    __tablename__ = "erased_users"
+
+    pseudonym: Mapped[str] = mapped_column(String(64), primary_key=True)
+    erased_at: Mapped[datetime]

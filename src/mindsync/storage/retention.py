@@ -32,6 +32,8 @@ def run_retention(
 ) -> RetentionReport:
     """Delete everything past its retention as of ``now``; the caller commits.
 
+    Ages are counted from when the server received a session (``created_at``), never from the
+    client's ``timestamp``: nothing acknowledged goes before its retention has passed.
     A user with preferences keeps sessions for their ``retention_days``; everyone else
     (including anonymous sessions) for ``default_retention_days``. Metrics of deleted
     sessions go with them; other metrics are kept ``metrics_retention_days``.
@@ -43,13 +45,13 @@ def run_retention(
         cutoff = now - timedelta(days=days)
         expired_ids += db.scalars(
             select(SessionRecord.id).where(
-                SessionRecord.user_id == user_id, SessionRecord.timestamp < cutoff
+                SessionRecord.user_id == user_id, SessionRecord.created_at < cutoff
             )
         ).all()
     default_cutoff = now - timedelta(days=default_retention_days)
     others = or_(SessionRecord.user_id.is_(None), SessionRecord.user_id.not_in(custom_users))
     expired_ids += db.scalars(
-        select(SessionRecord.id).where(and_(others, SessionRecord.timestamp < default_cutoff))
+        select(SessionRecord.id).where(and_(others, SessionRecord.created_at < default_cutoff))
     ).all()
 
     deleted_metrics = 0

@@ -92,11 +92,20 @@ def test_compressed_long_silence_is_stopped_at_the_limit() -> None:
         decode_audio(data, max_seconds=60)
 
 
-def test_a_wav_header_that_lies_about_its_size_decodes_what_is_there(speech: np.ndarray) -> None:
+def test_a_wav_header_that_lies_about_its_size_is_a_corrupt_file(speech: np.ndarray) -> None:
     data = bytearray(encode(speech, "wav_s16"))
     data[4:8] = struct.pack("<I", 0xFFFFFFF0)  # RIFF size
     at = data.index(b"data") + 4
     data[at : at + 4] = struct.pack("<I", 0xFFFFFFF0)  # data size: "4 GB"
+    with pytest.raises(InputError, match="declares"):
+        decode_audio(bytes(data), max_seconds=60)
+
+
+def test_a_streaming_wav_of_unknown_length_decodes_what_is_there(speech: np.ndarray) -> None:
+    data = bytearray(encode(speech, "wav_s16"))
+    data[4:8] = struct.pack("<I", 0xFFFFFFFF)  # what FFmpeg writes to a pipe
+    at = data.index(b"data") + 4
+    data[at : at + 4] = struct.pack("<I", 0xFFFFFFFF)
     decoded = decode_audio(bytes(data), max_seconds=60)
     assert decoded.duration_seconds == pytest.approx(4.0, abs=0.01)
 
@@ -186,10 +195,17 @@ def test_all_shipped_speech_decodes() -> None:
         assert load(name).size > SAMPLE_RATE // 2
 
 
-def test_a_wav_header_declaring_hours_is_refused_before_decoding(speech: np.ndarray) -> None:
+def test_a_wav_header_declaring_hours_it_does_not_hold_is_corrupt(speech: np.ndarray) -> None:
     data = bytearray(encode(speech, "wav_s16"))
     at = data.index(b"data") + 4
     data[at : at + 4] = struct.pack("<I", 16_000 * 2 * 4 * 3600)  # a concrete 4 hours
-    with pytest.raises(PayloadTooLarge) as err:
+    with pytest.raises(InputError) as err:
         decode_audio(bytes(data), max_seconds=60)
+    assert "audio_data" in err.value.message
+
+
+def test_a_wav_longer_than_the_limit_is_refused_before_decoding() -> None:
+    data = encode(np.zeros(SAMPLE_RATE * 90, dtype=np.float32), "wav_s16")
+    with pytest.raises(PayloadTooLarge) as err:
+        decode_audio(data, max_seconds=60)
     assert "audio_data" in err.value.message and "60" in err.value.message

@@ -55,8 +55,10 @@ class DecodedAudio:
         return float(self.samples.shape[0]) / SAMPLE_RATE
 
 
-#: WAV data sizes from here to 4 GB are placeholders of writers that did not know the length.
-UNKNOWN_WAV_SIZE = 0xFFFF0000
+#: The data sizes writers use for "length not known" (streaming, e.g. FFmpeg to a pipe).
+UNKNOWN_WAV_SIZES = (0, 0xFFFFFFFF)
+#: Slack for a data chunk that declares more bytes than the file holds (odd padding).
+WAV_SIZE_SLACK = 1.01
 #: A declared duration this many times the limit is refused before decoding.
 DECLARED_TOLERANCE = 1.5
 
@@ -87,7 +89,12 @@ def sniff_format(data: bytes) -> str | None:
 
 
 def wav_declared_seconds(data: bytes) -> float | None:
-    """The duration a RIFF/WAVE header declares (data chunk size / byte rate), if it does."""
+    """The duration a RIFF/WAVE header declares (data chunk size / byte rate), if it does.
+
+    Raises :class:`InputError` when the data chunk declares more bytes than the file holds:
+    a header that lies is a corrupt (or truncated) file. The "length not known" sizes of
+    streaming writers (0 and 0xFFFFFFFF) are not lies.
+    """
     if data[:4] != b"RIFF" or data[8:12] != b"WAVE":
         return None  # RF64 keeps its sizes elsewhere; decoding still enforces the limit
     byte_rate = None
@@ -97,8 +104,15 @@ def wav_declared_seconds(data: bytes) -> float | None:
         if kind == b"fmt " and pos + 16 <= len(data):
             byte_rate = int.from_bytes(data[pos + 16 : pos + 20], "little")
         elif kind == b"data":
-            if size == 0 or size >= UNKNOWN_WAV_SIZE:
-                return None  # streaming writers leave 0 or ~4 GB as "length not known yet"
+            if size in UNKNOWN_WAV_SIZES:
+                return None
+            present = len(data) - (pos + 8)
+            if size > present * WAV_SIZE_SLACK + 8:
+                raise InputError(
+                    f"{FIELD} is a corrupt WAV: its header declares {size} bytes of audio "
+                    f"but the file holds {present}",
+                    field=FIELD,
+                )
             return size / byte_rate if byte_rate else None
         pos += 8 + size + (size & 1)
     return None

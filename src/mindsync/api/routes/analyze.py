@@ -35,7 +35,7 @@ router = APIRouter(tags=["analysis"], route_class=JSONRoute)
     "/analyze",
     response_model=AnalysisResponse,
     summary="Analyse face, voice and motion data",
-    responses=error_responses(401, 403, 404, 409, 413, 415, 422, 429, 501, 503),
+    responses=error_responses(401, 403, 404, 409, 410, 413, 415, 422, 429, 501, 503),
 )
 async def analyze(
     body: Annotated[AnalysisRequest, Body(openapi_examples=ANALYSIS_EXAMPLES)],
@@ -102,6 +102,7 @@ async def analyze(
             duration_seconds=body.duration_seconds,
             now=now,
             owner_must_exist=access.kind == "user",
+            pseudonym_key=settings.pseudonym_key,
         )
         response.stored = True
         SESSIONS_STORED.inc()

@@ -5,7 +5,14 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from mindsync.api import services
-from mindsync.api.deps import AccessDep, ClockDep, DbDep, SettingsDep, require_known_user
+from mindsync.api.deps import (
+    AccessDep,
+    ClockDep,
+    DbDep,
+    SettingsDep,
+    refuse_erased,
+    require_known_user,
+)
 from mindsync.api.errors import ApiError, error_responses
 from mindsync.api.routing import JSONRoute
 from mindsync.api.schemas import PreferencesRead, PreferencesUpdate, UserId
@@ -18,7 +25,7 @@ router = APIRouter(tags=["preferences"], route_class=JSONRoute)
     "/preferences",
     response_model=PreferencesRead,
     summary="Create or update a user's preferences",
-    responses=error_responses(401, 404, 422, 503),
+    responses=error_responses(401, 404, 410, 422, 503),
 )
 def update_preferences(
     body: PreferencesUpdate, db: DbDep, access: AccessDep, settings: SettingsDep, clock: ClockDep
@@ -29,6 +36,7 @@ def update_preferences(
         if access.user_id is None:
             raise ApiError("the administrator must name the user", field="user_id")
     user_id = access.user(body.user_id or access.user_id or "")
+    refuse_erased(db, user_id, settings)
     changes = body.model_dump(exclude={"user_id"}, exclude_none=True)
     now = clock()
     prefs = prefs_repo.upsert_preferences(

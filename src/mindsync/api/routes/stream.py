@@ -43,10 +43,11 @@ from mindsync.analysis.fusion.recommendations import recommend
 from mindsync.analysis.orchestrator import Orchestrator
 from mindsync.analysis.stream import Smoother, SpeakingTracker, StreamAggregate, StreamBuffers
 from mindsync.api import services
-from mindsync.api.deps import Access, authenticate
+from mindsync.api.deps import Access, authenticate, bearer_token
 from mindsync.api.errors import ApiError, ConsentRequired, NotFound
 from mindsync.api.pending import PendingWork
 from mindsync.api.schemas import AnalysisResponse, AssessmentRead
+from mindsync.storage.repositories.tokens import hash_token
 
 logger = logging.getLogger(__name__)
 router = APIRouter()
@@ -111,6 +112,11 @@ class StreamSession:
         self.started = self.clock()
         self.closed = asyncio.Event()
         self.send_lock = asyncio.Lock()
+        # The hash of a user's token: checked every tick, so that a rotation or revocation
+        # anywhere ends the stream within a tick and a poll (administrator tokens live in the
+        # configuration and end with it).
+        self.token_hash: str | None = None
+        self.revoked = False
 
     async def send(self, message: dict[str, Any]) -> None:
         async with self.send_lock:
@@ -169,9 +175,38 @@ class StreamSession:
             return True
         raise ApiError("expected a message of type motion or stop", field="type")
 
+    async def token_still_valid(self) -> bool:
+        """False once the stream's token is revoked, rotated, expired or its user erased."""
+        if self.token_hash is None:
+            return True
+        cache = self.ws.app.state.token_cache
+        try:
+            return await cache.owner(self.token_hash, self.clock()) is not None
+        except Exception:  # the database is down: keep streaming, check again next tick
+            return True
+
+    async def end_revoked(self) -> None:
+        """Close with 1008 ``token_revoked``; nothing of this stream will be stored."""
+        self.revoked = True
+        self.may_store = False
+        self.closed.set()
+        with contextlib.suppress(Exception):
+            await self.send(
+                {
+                    "type": "error",
+                    "code": "token_revoked",
+                    "message": "the token was revoked; nothing of this stream is stored",
+                    "field": "token",
+                }
+            )
+            await self.ws.close(code=1008, reason="token_revoked")
+
     async def tick_loop(self) -> None:
         """Analyse what arrived every interval; a slow analysis delays, never queues, ticks."""
         while not self.closed.is_set():
+            if not await self.token_still_valid():
+                await self.end_revoked()
+                return
             started = time.perf_counter()
             inputs, stamps = self.buffers.take()
             if inputs:
@@ -237,8 +272,9 @@ class StreamSession:
         )
 
     def store(self) -> bool:
-        """Store one session with the aggregate, if anything was answered and may be kept."""
-        if self.aggregate.results == 0 or not self.may_store:
+        """Store one session with the aggregate, if anything was answered and may be kept
+        (never after the token was revoked)."""
+        if self.aggregate.results == 0 or not self.may_store or self.revoked:
             return False
         if self.prefs is not None and not self.prefs.store_history:
             return False
@@ -277,6 +313,7 @@ class StreamSession:
             duration_seconds=max(0.0, (now - self.started).total_seconds()),
             now=now,
             owner_must_exist=self.owner_must_exist,
+            pseudonym_key=self.ws.app.state.settings.pseudonym_key,
         )
         return True
 
@@ -295,6 +332,9 @@ async def analyze_stream(websocket: WebSocket) -> None:
             authenticate, websocket.app, token if isinstance(token, str) else None, header
         )
         session = StreamSession(websocket, access, start)
+        if access.kind == "user":
+            raw = token if isinstance(token, str) else bearer_token(header)
+            session.token_hash = hash_token(raw) if raw else None
         if session.user_id is not None:
             session.prefs = await run_in_threadpool(
                 services.load_preferences,
@@ -344,7 +384,7 @@ async def analyze_stream(websocket: WebSocket) -> None:
     clean = False
     try:
         await session.receive_loop()
-        clean = True
+        clean = not session.revoked
     except WebSocketDisconnect:
         pass
     finally:

@@ -1,14 +1,15 @@
-"""``GET /``, ``GET /health`` and ``GET /stats``."""
+"""``GET /``, ``GET /livez``, ``GET /health``, ``GET /auth`` and ``GET /stats``."""
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import asdict
 from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
 
 from mindsync import __version__
@@ -49,6 +50,33 @@ def root() -> RootResponse:
     )
 
 
+@router.get("/livez", summary="Liveness: the process answers (touches nothing else)")
+async def livez() -> dict[str, str]:
+    """``{"status": "ok"}`` while the process serves requests; for restarts, not for routing
+    (``/health`` says whether the database and the analysers are ready)."""
+    return {"status": "ok"}
+
+
+@router.get(
+    "/auth",
+    status_code=204,
+    response_class=Response,
+    summary="Whether the bearer token is valid (for a proxy's auth_request)",
+    responses=error_responses(401, 429),
+)
+def auth_check(access: AccessDep) -> Response:
+    """``204`` for a valid token, ``401`` otherwise: nginx asks this before it forwards, and
+    so reads no body for a caller without a valid token."""
+    access.require_authenticated()
+    return Response(status_code=204)
+
+
+#: Seconds a readiness answer is reused: a flood of /health costs one database round trip
+#: per process and period, not one per request.
+HEALTH_CACHE_SECONDS = 1.0
+_health_lock = threading.Lock()
+
+
 @router.get(
     "/health",
     response_model=HealthResponse,
@@ -57,7 +85,20 @@ def root() -> RootResponse:
 )
 def health(request: Request, orchestrator: OrchestratorDep) -> Any:
     """``ok`` when everything works; ``degraded`` when an analyser is missing or migrations are
-    behind; ``unavailable`` (503) when the database cannot be reached."""
+    behind; ``unavailable`` (503) when the database cannot be reached. The answer is computed
+    at most once a second per process."""
+    with _health_lock:
+        cached = getattr(request.app.state, "health_cache", None)
+        if cached is not None and time.monotonic() - cached[0] < HEALTH_CACHE_SECONDS:
+            body, code = cached[1], cached[2]
+        else:
+            body, code = _readiness(request, orchestrator)
+            request.app.state.health_cache = (time.monotonic(), body, code)
+    body = {**body, "uptime_seconds": _uptime(request)}
+    return JSONResponse(body, status_code=code)
+
+
+def _readiness(request: Request, orchestrator: Any) -> tuple[dict[str, Any], int]:
     engine = request.app.state.engine
     database: dict[str, Any] = {"backend": engine.dialect.name}
     status = "ok"
@@ -84,9 +125,7 @@ def health(request: Request, orchestrator: OrchestratorDep) -> Any:
         database=database,
         analyzers=analyzers,
     )
-    if status == "unavailable":
-        return JSONResponse(body.model_dump(mode="json"), status_code=503)
-    return body
+    return body.model_dump(mode="json"), 503 if status == "unavailable" else 200
 
 
 @router.get(

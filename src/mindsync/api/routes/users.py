@@ -6,11 +6,18 @@ import uuid
 from datetime import timedelta
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from sqlalchemy.exc import IntegrityError
 
 from mindsync.api import services
-from mindsync.api.deps import AccessDep, ClockDep, DbDep, SettingsDep, require_known_user
+from mindsync.api.deps import (
+    AccessDep,
+    ClockDep,
+    DbDep,
+    SettingsDep,
+    refuse_erased,
+    require_known_user,
+)
 from mindsync.api.errors import Conflict, NotFound, error_responses
 from mindsync.api.routing import JSONRoute
 from mindsync.api.schemas import (
@@ -44,7 +51,7 @@ router = APIRouter(tags=["users and privacy"], route_class=JSONRoute)
     response_model=UserCreated,
     status_code=201,
     summary="Create a user and their first token (administrator)",
-    responses=error_responses(401, 404, 409, 422),
+    responses=error_responses(401, 404, 409, 410, 422),
 )
 def create_user(
     body: UserCreate, db: DbDep, access: AccessDep, clock: ClockDep, settings: SettingsDep
@@ -57,11 +64,14 @@ def create_user(
     access.require_admin()
     now = clock()
     user_id = body.user_id or uuid.uuid4().hex
+    refuse_erased(db, user_id, settings)
     if users_repo.get_user(db=db, user_id=user_id) is not None:
         raise Conflict(f"user {user_id} already exists", field="user_id")
     user = users_repo.create_user(db=db, user_id=user_id, name=body.name, now=now)
     db.flush()
-    token = tokens_repo.issue_token(db=db, user_id=user_id, now=now)
+    token = tokens_repo.issue_token(
+        db=db, user_id=user_id, now=now, ttl_days=settings.token_ttl_days
+    )
     access.audit(db, action="create", target_user_id=user_id, resource="user", now=now)
     consent = sorted(set(body.consent), key=body.consent.index)
     if consent:
@@ -106,15 +116,25 @@ def me(db: DbDep, access: AccessDep) -> MeResponse:
     summary="Rotate a user's token: revoke all, issue one",
     responses=error_responses(401, 404, 422),
 )
-def rotate_token(user_id: UserId, db: DbDep, access: AccessDep, clock: ClockDep) -> TokenIssued:
+def rotate_token(
+    request: Request,
+    user_id: UserId,
+    db: DbDep,
+    access: AccessDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+) -> TokenIssued:
     """Revoke every token of the user and return a new one (shown once)."""
     access.user(user_id)
     if users_repo.get_user(db=db, user_id=user_id) is None:
         raise NotFound(f"user {user_id} not found", field="user_id")
     now = clock()
-    token = tokens_repo.rotate_tokens(db=db, user_id=user_id, now=now)
+    token = tokens_repo.rotate_tokens(
+        db=db, user_id=user_id, now=now, ttl_days=settings.token_ttl_days
+    )
     access.audit(db, action="rotate_token", target_user_id=user_id, resource="tokens", now=now)
     db.commit()
+    request.app.state.token_cache.clear()  # other workers learn it within one poll
     return TokenIssued(user_id=user_id, token=token)
 
 
@@ -195,17 +215,30 @@ def user_trends(
     summary="Erase everything held about a user",
     responses=error_responses(401, 404, 422),
 )
-def erase_user(user_id: UserId, db: DbDep, access: AccessDep, clock: ClockDep) -> ErasureResponse:
+def erase_user(
+    request: Request,
+    user_id: UserId,
+    db: DbDep,
+    access: AccessDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+) -> ErasureResponse:
     """Delete the user's sessions, metrics, preferences, tokens and account; say how many.
 
-    The audit log keeps the record of what happened, naming the user only by a one-way hash.
+    The audit log keeps the record of what happened, naming the user only by a keyed hash
+    (HMAC) and their sessions by no id. A tombstone keeps the id from coming back (410).
     """
     access.user(user_id)
     require_known_user(db, user_id)
-    access.audit(db, action="erase", target_user_id=user_id, resource="user", now=clock())
+    now = clock()
+    access.audit(db, action="erase", target_user_id=user_id, resource="user", now=now)
     db.flush()
-    report = users_repo.erase_user(db=db, user_id=user_id)
+    key = settings.pseudonym_key.get_secret_value() if settings.pseudonym_key else None
+    report = users_repo.erase_user(db=db, user_id=user_id, now=now, configured_key=key)
     db.commit()
+    request.app.state.token_cache.clear()
     # Deleted pages live on in the WAL until a checkpoint; secure_delete zeroes the rest.
     checkpoint_sqlite(db.get_bind())  # type: ignore[arg-type]
+    # PostgreSQL: rewrite the touched tables so the deleted rows leave the table files.
+    users_repo.compact_after_erasure(db.get_bind())  # type: ignore[arg-type]
     return ErasureResponse(user_id=user_id, deleted=report.as_dict())

@@ -27,7 +27,7 @@ class TrendRow:
 
 
 def _bucket_expression(dialect: str, bucket: Bucket) -> ColumnElement[str]:
-    ts = SessionRecord.timestamp
+    ts = SessionRecord.created_at
     if dialect == "postgresql":
         return func.to_char(
             func.date_trunc(bucket, func.timezone("UTC", ts)), "YYYY-MM-DD HH24:MI:SS"
@@ -45,7 +45,8 @@ def _bucket_expression(dialect: str, bucket: Bucket) -> ColumnElement[str]:
 def trends(
     *, db: Session, user_id: str, since: datetime, until: datetime, bucket: Bucket
 ) -> list[TrendRow]:
-    """Buckets with at least one session between ``since`` and ``until``, oldest first."""
+    """Buckets with at least one session received between ``since`` and ``until``, oldest
+    first (by the server's clock: a client's timestamp cannot move a session in or out)."""
     start = _bucket_expression(db.get_bind().dialect.name, bucket).label("start")
     rows = db.execute(
         select(
@@ -58,8 +59,8 @@ def trends(
         )
         .where(
             SessionRecord.user_id == user_id,
-            SessionRecord.timestamp >= since,
-            SessionRecord.timestamp < until,
+            SessionRecord.created_at >= since,
+            SessionRecord.created_at < until,
         )
         .group_by(start)
         .order_by(start)

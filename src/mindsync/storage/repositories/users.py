@@ -3,22 +3,29 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
+import logging
+import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, exists, func, or_, select, update
+from sqlalchemy import Engine, delete, exists, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
+from mindsync.core.clock import utcnow
 from mindsync.storage.models import (
     AnalysisMetric,
     ApiToken,
     AuditEvent,
+    ErasedUser,
+    ServerKey,
     SessionRecord,
     User,
     UserBaseline,
     UserPreferences,
 )
+from mindsync.storage.repositories import tokens as tokens_repo
 
 
 def user_known(*, db: Session, user_id: str) -> bool:
@@ -61,9 +68,46 @@ class ErasureReport:
         return dict(self.__dict__)
 
 
-def pseudonym(user_id: str) -> str:
-    """What the audit log calls a user after their erasure: a one-way hash of the id."""
-    return "erased:" + hashlib.sha256(user_id.encode("utf-8")).hexdigest()[:24]
+logger = logging.getLogger(__name__)
+
+PSEUDONYM_KEY_NAME = "audit_pseudonym"
+
+
+def _key(*, db: Session, configured: str | None, create: bool) -> bytes | None:
+    """The pseudonym key: the configured one, else the one the server generated and keeps in
+    ``server_keys`` (created here, in the caller's transaction, when ``create``)."""
+    if configured:
+        return configured.encode("utf-8")
+    value = db.scalar(select(ServerKey.value).where(ServerKey.name == PSEUDONYM_KEY_NAME))
+    if value is None and create:
+        value = secrets.token_hex(32)
+        db.add(ServerKey(name=PSEUDONYM_KEY_NAME, value=value, created_at=utcnow()))
+        db.flush()
+    return value.encode("utf-8") if value is not None else None
+
+
+def _digest(user_id: str, key: bytes) -> str:
+    return hmac.new(key, user_id.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def pseudonym(user_id: str, key: bytes) -> str:
+    """What the audit log calls a user after their erasure: an HMAC of the id under a server
+    secret, so that nobody without the key can re-link it by hashing guessed ids."""
+    return "erased:" + _digest(user_id, key)[:32]
+
+
+def audit_pseudonym(*, db: Session, user_id: str, configured: str | None = None) -> str | None:
+    """The pseudonym of ``user_id`` with this server's key (``None`` before any erasure)."""
+    key = _key(db=db, configured=configured, create=False)
+    return pseudonym(user_id, key) if key is not None else None
+
+
+def is_erased(*, db: Session, user_id: str, configured_key: str | None = None) -> bool:
+    """Whether ``user_id`` was erased (its tombstone exists): it may not come back."""
+    key = _key(db=db, configured=configured_key, create=False)
+    if key is None:
+        return False
+    return db.get(ErasedUser, _digest(user_id, key)) is not None
 
 
 #: First key of the per-user advisory locks (PostgreSQL): baseline updates, stores and
@@ -83,15 +127,34 @@ def user_exists(*, db: Session, user_id: str) -> bool:
     return db.scalar(select(User.id).where(User.id == user_id)) is not None
 
 
-def erase_user(*, db: Session, user_id: str) -> ErasureReport:
+def erase_user(
+    *, db: Session, user_id: str, now: datetime | None = None, configured_key: str | None = None
+) -> ErasureReport:
     """Delete every row about ``user_id`` (sessions, metrics, preferences, baselines, tokens,
-    the user).
+    the user) and leave a tombstone so that no side effect brings the id back.
 
     The caller commits. Audit events stay, to prove what happened, but name the user only
-    by :func:`pseudonym` from then on.
+    by :func:`pseudonym` from then on, and name their sessions by no id at all.
     """
     lock_user(db=db, user_id=user_id)  # an analysis storing now finishes first, or finds none
-    alias = pseudonym(user_id)
+    key = _key(db=db, configured=configured_key, create=True)
+    assert key is not None
+    alias = pseudonym(user_id, key)
+    session_ids = set(
+        db.scalars(select(SessionRecord.id).where(SessionRecord.user_id == user_id)).all()
+    )
+    session_resources = [f"session/{sid}" for sid in session_ids]
+    for start in range(0, len(session_resources), 500):
+        db.execute(
+            update(AuditEvent)
+            .where(AuditEvent.resource.in_(session_resources[start : start + 500]))
+            .values(resource="session/erased")
+        )
+    db.execute(
+        update(AuditEvent)
+        .where(AuditEvent.target_user_id == user_id, AuditEvent.resource.like("session/%"))
+        .values(resource="session/erased")
+    )
     db.execute(
         update(AuditEvent).where(AuditEvent.target_user_id == user_id).values(target_user_id=alias)
     )
@@ -105,7 +168,11 @@ def erase_user(*, db: Session, user_id: str) -> ErasureReport:
     prefs = db.execute(delete(UserPreferences).where(UserPreferences.user_id == user_id)).rowcount
     baselines = db.execute(delete(UserBaseline).where(UserBaseline.user_id == user_id)).rowcount
     tokens = db.execute(delete(ApiToken).where(ApiToken.user_id == user_id)).rowcount
+    tokens_repo.bump_generation(db=db)  # every worker's token cache forgets the user's tokens
     users = db.execute(delete(User).where(User.id == user_id)).rowcount
+    digest = _digest(user_id, key)
+    if db.get(ErasedUser, digest) is None:
+        db.add(ErasedUser(pseudonym=digest, erased_at=now or utcnow()))
     return ErasureReport(
         sessions=sessions,
         analysis_metrics=metrics,
@@ -114,6 +181,39 @@ def erase_user(*, db: Session, user_id: str) -> ErasureReport:
         api_tokens=tokens,
         user=users,
     )
+
+
+#: Tables an erasure writes to: VACUUM FULL rewrites them on PostgreSQL afterwards.
+ERASURE_TABLES = (
+    "sessions",
+    "analysis_metrics",
+    "user_preferences",
+    "user_baselines",
+    "api_tokens",
+    "users",
+    "audit_log",
+)
+
+
+def compact_after_erasure(engine: Engine) -> None:
+    """PostgreSQL: rewrite the tables an erasure touched (``VACUUM FULL``), so that the
+    deleted rows' bytes leave the table files. It takes each table's exclusive lock for the
+    rewrite (seconds per GB). WAL segments and backups still hold the old bytes until they
+    are recycled: see SECURITY.md. SQLite needs nothing (``secure_delete`` zeroes pages; the
+    caller checkpoints the WAL)."""
+    if engine.dialect.name != "postgresql":
+        return
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        try:
+            for table in ERASURE_TABLES:
+                connection.execute(text(f"VACUUM FULL {table}"))
+        except Exception as exc:  # the erasure itself is committed: this is best effort
+            logger.warning("VACUUM FULL after an erasure failed: %s", type(exc).__name__)
+            return
+        try:  # flush the rewritten files now (needs superuser or pg_checkpoint)
+            connection.execute(text("CHECKPOINT"))
+        except Exception as exc:
+            logger.info("no CHECKPOINT after an erasure: %s", type(exc).__name__)
 
 
 def export_rows(*, db: Session, user_id: str) -> dict[str, Any]:
