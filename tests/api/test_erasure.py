@@ -29,7 +29,9 @@ def _all_audit_text(db_engine) -> str:
 
 def test_the_audit_log_keeps_no_session_id_of_an_erased_user(settings, clock, db_engine) -> None:
     with make_client(settings, fake_registry(), clock) as admin:
-        created = admin.post("/users", json={"name": "Eli", "user_id": "eli"}).json()
+        created = admin.post(
+            "/users", json={"name": "Eli", "user_id": "eli", "consent": ["voice"]}
+        ).json()
         eli = {"Authorization": f"Bearer {created['token']}"}
         ids = [
             admin.post("/analyze", json={"audio_data": AUDIO}, headers=eli).json()["session_id"]

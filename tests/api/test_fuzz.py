@@ -26,6 +26,9 @@ def api_schema(database_url):
         database_url=database_url,
         admin_token=ADMIN_TOKEN,
         rate_limit_per_minute=0,
+        # Schemathesis tries invalid tokens on every secured operation (ST401); the failure
+        # budget (tested in tests/api/test_guard*) would turn them into 429s.
+        auth_failures_per_minute=0,
         analysis_threads=2,
     )
     app = create_app(fuzz_settings, registry=load_analyzers(fuzz_settings), clock=FakeClock())

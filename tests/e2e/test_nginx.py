@@ -105,7 +105,9 @@ def test_a_made_up_token_is_refused_before_the_body_is_sent(proxied) -> None:
 def test_a_real_user_is_served_through_the_proxy(proxied) -> None:
     url, _ = proxied
     admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-    user = httpx.post(url + "/users", json={"name": "Nia"}, headers=admin).json()
+    user = httpx.post(
+        url + "/users", json={"name": "Nia", "consent": ["face", "voice", "motion"]}, headers=admin
+    ).json()
     headers = {"Authorization": f"Bearer {user['token']}"}
     response = httpx.post(url + "/analyze", json={"motion_data": _motion(1)}, headers=headers)
     assert response.status_code == 200, response.text
@@ -145,7 +147,9 @@ def test_websockets_pass_through_the_proxy(proxied) -> None:
 def test_hostile_clients_are_refused_while_a_user_is_served(proxied) -> None:
     url, port = proxied
     admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-    user = httpx.post(url + "/users", json={"name": "Ola"}, headers=admin).json()
+    user = httpx.post(
+        url + "/users", json={"name": "Ola", "consent": ["face", "voice", "motion"]}, headers=admin
+    ).json()
     headers = {"Authorization": f"Bearer {user['token']}"}
     stop = threading.Event()
     hostile_codes: list[int] = []
