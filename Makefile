@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-runtime
 TEST_STAMP := $(VENV)/.installed-test
 PIP := $(BIN)/python -m pip --disable-pip-version-check
 
-.PHONY: serve test install install-test browser proxy lint bench lock clean
+.PHONY: serve test test-js install install-test browser proxy lint bench lock clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "MindSync needs Python 3.11 or newer"'
@@ -52,11 +52,28 @@ install-test: $(TEST_STAMP)
 serve: $(STAMP)
 	$(BIN)/mindsync serve
 
-## test: set up, lint, and run the whole test suite
+## test: set up, lint, and run the whole test suite (Python, then the JavaScript client's)
 test: $(TEST_STAMP) browser proxy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	@$(MAKE) --no-print-directory test-js
+
+## test-js: the JavaScript client's tests (Node's test runner) against a real `mindsync serve`.
+# They start their own servers on SQLite, so the PostgreSQL pass of .ci/run does not repeat them.
+# Node 20 needs --experimental-websocket for the global WebSocket; Node 22 has it.
+test-js: $(TEST_STAMP)
+	@if [ -n "$$MINDSYNC_TEST_DATABASE_URL" ]; then \
+		echo "== JavaScript client tests: run in the SQLite pass only (they start their own SQLite servers)"; \
+	elif ! command -v node >/dev/null 2>&1; then \
+		echo "== JavaScript client tests SKIPPED: node is not installed (Node.js 20 or newer runs them)"; \
+	elif ! node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)'; then \
+		echo "== JavaScript client tests SKIPPED: node $$(node --version) is older than 20"; \
+	else \
+		echo "== JavaScript client tests (node $$(node --version))"; \
+		node $$(node -e 'process.stdout.write(typeof WebSocket === "undefined" ? "--experimental-websocket" : "")') \
+			--test --test-concurrency=2 --test-reporter=spec clients/js/test/*.test.js; \
+	fi
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check .

@@ -2,6 +2,10 @@
 
     PYTHONPATH=src .venv/bin/python bench/bench_motion.py [--runs 300] [--json out.json]
 
+The last two lines time what a server's CPU does for the motion part of an /analyze
+request: validate the JSON body (the seed's list of samples, or the columnar form), build
+the arrays, decode and analyse.
+
 Inputs are real smart-watch recordings (tests/data/motion, BasicMotions TEST split) chained
 to the wanted length, band-limited-resampled to the wanted rate, turned to a random
 orientation with gravity added, as a phone would send them. Target on the 2-core
@@ -69,6 +73,59 @@ def measure(runs: int, recording: MotionRecording) -> dict[str, float]:
     }
 
 
+def request_bodies(recording: MotionRecording) -> dict[str, bytes]:
+    """The JSON body of an /analyze request with ``recording``, in the seed's list form and
+    in the columnar form."""
+    t, acc, gyro = recording.timestamps, recording.acceleration, recording.gyroscope
+    assert gyro is not None
+    samples = [
+        {
+            "timestamp": round(float(t[i]), 4),
+            "acceleration": dict(zip("xyz", acc[i].round(5).tolist(), strict=True)),
+            "gyroscope": dict(zip("xyz", gyro[i].round(5).tolist(), strict=True)),
+        }
+        for i in range(t.size)
+    ]
+    columns = {
+        "timestamps": t.round(4).tolist(),
+        "acceleration": {k: acc[:, i].round(5).tolist() for i, k in enumerate("xyz")},
+        "gyroscope": {k: gyro[:, i].round(5).tolist() for i, k in enumerate("xyz")},
+    }
+    return {
+        form: json.dumps({"user_id": "bench", "motion_data": data}).encode()
+        for form, data in (("list", samples), ("columnar", columns))
+    }
+
+
+def measure_request(runs: int, body: bytes) -> dict[str, float]:
+    """p50/p95/mean of what the server's CPU does for the motion part of a request: parse
+    and validate the JSON body, build the arrays, decode and analyse (no HTTP, no database)."""
+    from mindsync.api.schemas import AnalysisRequest
+    from mindsync.api.services import motion_recording
+
+    analyzer = create_analyzer(Settings())
+    analyzer.load()
+    analyzer.warmup()
+
+    def once() -> None:
+        request = AnalysisRequest.model_validate_json(body)
+        analyzer.analyze(analyzer.decode(motion_recording(request.motion_data)))
+
+    for _ in range(10):
+        once()
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        once()
+        times.append((time.perf_counter() - started) * 1000)
+    quantiles = statistics.quantiles(times, n=100)
+    return {
+        "p50_ms": round(statistics.median(times), 3),
+        "p95_ms": round(quantiles[94], 3),
+        "mean_ms": round(statistics.fmean(times), 3),
+    }
+
+
 def main() -> None:
     """Run every scenario and print (and optionally save) the figures."""
     parser = argparse.ArgumentParser(description="motion analyser latency")
@@ -88,6 +145,12 @@ def main() -> None:
     for name, seconds, rate, gyro in scenarios:
         runs = args.runs if seconds <= 30 else max(20, args.runs // 10)
         results[name] = measure(runs, build(walking, seconds, rate, gyro))
+        figures = results[name]
+        print(f"{name:<36} p50 {figures['p50_ms']:8.3f} ms   p95 {figures['p95_ms']:8.3f} ms")
+    bodies = request_bodies(build(walking, 30, 50, True))
+    for form, body in bodies.items():
+        name = f"request body, 30 s at 50 Hz, {form} form ({len(body) // 1024} KB)"
+        results[name] = measure_request(max(20, args.runs // 3), body)
         figures = results[name]
         print(f"{name:<36} p50 {figures['p50_ms']:8.3f} ms   p95 {figures['p95_ms']:8.3f} ms")
     if args.json:

@@ -109,7 +109,7 @@ def main() -> None:
         try:
             token = httpx.post(
                 server.url + "/users",
-                json={"name": "stream bench"},
+                json={"name": "stream bench", "consent": ["face", "voice", "motion"]},
                 headers={"Authorization": f"Bearer {server.admin}"},
             ).json()["token"]
             url = server.url.replace("http", "ws") + "/ws/analyze"

@@ -1,4 +1,4 @@
-"""MindSync's benchmark harness: one command, every figure the README's table shows.
+"""MindSync's benchmark harness: one command, every figure of the tables in docs/performance.md.
 
     .venv/bin/python bench/run.py            # full run, about 4 minutes on 2 cores
     .venv/bin/python bench/run.py --quick    # shorter phases, for a smoke test
@@ -325,7 +325,7 @@ def main() -> None:
         try:
             user = httpx.post(
                 server.url + "/users",
-                json={"name": "bench"},
+                json={"name": "bench", "consent": ["face", "voice", "motion"]},
                 headers={"Authorization": f"Bearer {server.admin}"},
             ).json()
             token = user["token"]
@@ -392,7 +392,7 @@ def main() -> None:
 
 
 def markdown(report: dict[str, Any]) -> str:
-    """The README's table."""
+    """The tables of docs/performance.md."""
     lines = [
         f"Measured {report['date']} on {report['machine']['cpus']} cores, Python "
         f"{report['machine']['python']}, {report['workers']} gunicorn worker with "

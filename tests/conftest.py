@@ -130,6 +130,26 @@ def make_client(
     return TestClient(app, raise_server_exceptions=False, headers=headers)
 
 
+CONSENT_ALL = ["face", "voice", "motion"]
+
+
+def give_consent(client: TestClient, *user_ids: str, headers: dict[str, str] | None = None) -> None:
+    """Record each user's consent to every modality, as a user must before any analysis
+    (consent is off by default)."""
+    for user_id in user_ids:
+        response = client.post(
+            "/preferences",
+            json={
+                "user_id": user_id,
+                "face_enabled": True,
+                "audio_enabled": True,
+                "motion_enabled": True,
+            },
+            headers=headers,
+        )
+        assert response.status_code == 200, response.text
+
+
 @pytest.fixture(scope="session")
 def real_registry() -> AnalyzerRegistry:
     """The shipped analysers, loaded once for the run (as the server loads them)."""

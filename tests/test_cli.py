@@ -7,9 +7,11 @@ import os
 import subprocess
 import sys
 
+import jsonschema_rs
 import pytest
 import sqlalchemy as sa
 
+from mindsync.api.app import create_app
 from mindsync.cli import local_health_url
 from mindsync.core.config import Settings
 from tests.e2e.server import ServerProcess
@@ -78,6 +80,35 @@ def test_users_and_tokens_from_the_command_line(tmp_path) -> None:
     assert all(second not in r.token_hash for r in rows)
 
 
+def test_users_create_records_the_consent_given(tmp_path) -> None:
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'consent.db'}"}
+    created = _run("users", "create", "Ada", "--id", "ada", "--consent", "face,motion", env=env)
+    assert created.returncode == 0, created.stderr
+    assert json.loads(created.stdout.strip().splitlines()[-1])["consent"] == ["face", "motion"]
+    plain = _run("users", "create", "Bo", "--id", "bo", env=env)
+    assert json.loads(plain.stdout.strip().splitlines()[-1])["consent"] == []
+    wrong = _run("users", "create", "Cy", "--consent", "face,camera", env=env)
+    assert wrong.returncode == 2 and "unknown modality camera" in wrong.stderr
+    bare = _run("users", "create", "Di", "--id", "di", "--token-only", env=env)
+    assert bare.returncode == 0 and bare.stdout.startswith("ms_")
+    assert bare.stdout.count("\n") == 1 and " " not in bare.stdout.strip()  # only the token
+
+    engine = sa.create_engine(env["DATABASE_URL"])
+    with engine.connect() as connection:
+        rows = connection.execute(
+            sa.text(
+                "SELECT user_id, face_enabled, audio_enabled, motion_enabled, face_consent_at, "
+                "audio_consent_at FROM user_preferences"
+            )
+        ).all()
+    engine.dispose()
+    assert len(rows) == 1  # Bo chose nothing: no preferences, so no consent
+    ada = rows[0]
+    assert ada.user_id == "ada" and ada.face_enabled and ada.motion_enabled
+    assert not ada.audio_enabled and ada.face_consent_at is not None
+    assert ada.audio_consent_at is None
+
+
 def test_analyze_files_in_process_as_table_json_and_csv(tmp_path) -> None:
     from pathlib import Path
 
@@ -91,7 +122,7 @@ def test_analyze_files_in_process_as_table_json_and_csv(tmp_path) -> None:
     (tmp_path / "notes.txt").write_text("ignored")
 
     table = _run("analyze", str(tmp_path), env={})
-    assert table.returncode == 0, table.stderr
+    assert table.returncode == 1, table.stderr  # the broken bundle, as for one broken file
     lines = table.stdout.strip().splitlines()
     assert lines[0].split()[:3] == ["bundle", "modalities", "emotion"]
     by_name = {line.split()[0]: line for line in lines[2:]}
@@ -101,14 +132,64 @@ def test_analyze_files_in_process_as_table_json_and_csv(tmp_path) -> None:
     assert "still" in by_name["desk"]
 
     as_json = _run("analyze", str(tmp_path), "--json", env={})
-    results = {r["bundle"]: r for r in json.loads(as_json.stdout)}
+    assert as_json.returncode == 1
+    results = {r.pop("bundle"): r for r in json.loads(as_json.stdout)}
     assert results["speech"]["modalities"]["voice"]["status"] == "ok"
     assert results["smile"]["emotion_analysis"]["dominant_emotion"] == "happy"
+    # The API's dialect: each object is exactly a POST /analyze response, or its error body.
+    document = create_app(Settings(_env_file=None)).openapi()
+    schemas = document["components"]["schemas"]
+    response_schema = {
+        "$ref": "#/components/schemas/AnalysisResponse",
+        "components": {"schemas": schemas},
+    }
+    validator = jsonschema_rs.Draft202012Validator(response_schema)
+    for name in ("desk", "smile", "speech"):
+        assert list(validator.iter_errors(results[name])) == [], name
+        assert set(results[name]) == set(schemas["AnalysisResponse"]["properties"]), name
+        assert results[name]["stored"] is False and results[name]["quality_score"] is not None
+    assert (
+        results["smile"]["stress_confidence"]
+        == results["smile"]["assessment"]["stress"]["confidence"]
+    )
+    error = results["broken"]["error"]
+    assert set(error) == {"code", "message", "field", "request_id"}
+    assert error["field"] == "face_image"
+
+    single = _run("analyze", "--face", str(tmp_path / "smile.png"), "--json", env={})
+    assert single.returncode == 0, single.stderr
+    assert json.loads(single.stdout)[0]["modalities_used"] == ["face"]
 
     as_csv = _run("analyze", "--motion", str(tmp_path / "desk.csv"), "--csv", env={})
     header, row = as_csv.stdout.strip().splitlines()
     assert header.startswith("bundle,modalities,emotion,stress_level")
     assert row.startswith("input,motion,")
+
+
+def test_a_headerless_motion_csv_is_named_as_such(tmp_path) -> None:
+    rows = [f"{i / 50:.3f},0.01,0.02,9.81" for i in range(200)]
+    (tmp_path / "raw.csv").write_text("\n".join(rows) + "\n")
+    result = _run("analyze", "--motion", str(tmp_path / "raw.csv"), "--json", env={})
+    assert result.returncode == 1
+    message = json.loads(result.stdout)[0]["error"]["message"]
+    assert "header row" in message and "timestamp,ax,ay,az" in message
+    assert "missing t" not in message
+
+    (tmp_path / "odd.csv").write_text("when,ax,ay,az\n0,0,0,9.8\n")
+    odd = _run("analyze", "--motion", str(tmp_path / "odd.csv"), "--json", env={})
+    message = json.loads(odd.stdout)[0]["error"]["message"]
+    assert "no column for timestamp (or time, t)" in message and "when" in message
+
+
+def test_analyze_help_explains_the_csv_columns_and_exit_codes() -> None:
+    from mindsync.batch import COLUMNS
+
+    text = _run("analyze", "--help", env={}).stdout
+    for aliases in COLUMNS.values():
+        for alias in aliases:
+            if not alias.endswith(("_y", "_z")):
+                assert alias in text, alias
+    assert "exit status: 0" in text and "POST /analyze" in text
 
 
 def test_analyze_without_inputs_is_a_usage_error() -> None:

@@ -2,7 +2,8 @@
 
 A bundle is up to one face image, one audio file and one motion CSV. In folder mode the
 files are grouped into bundles by their name without extension (``s1.jpg``, ``s1.webm`` and
-``s1.csv`` form bundle ``s1``).
+``s1.csv`` form bundle ``s1``). Each bundle's result is the API's ``POST /analyze`` response
+(built by the same code), or an error in the API's error shape.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import csv
 import io
 import json
 import sys
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,16 +24,16 @@ import numpy as np
 from mindsync.analysis.base import Modality, ModalityResult
 from mindsync.analysis.errors import AnalysisError, InputError
 from mindsync.analysis.fusion import RuleSet, fuse, load_rules
-from mindsync.analysis.fusion.recommendations import recommend
 from mindsync.analysis.motion.recording import MotionRecording
 from mindsync.analysis.orchestrator import analyze_one
 from mindsync.analysis.registry import AnalyzerRegistry
+from mindsync.core.clock import utcnow
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp"}
 AUDIO_SUFFIXES = {".wav", ".mp3", ".ogg", ".oga", ".opus", ".webm", ".m4a", ".mp4", ".aac", ".flac"}
 MOTION_SUFFIXES = {".csv"}
 
-#: Accepted CSV column names for each motion channel.
+#: Accepted CSV column names for each motion channel (case-insensitive), first = canonical.
 COLUMNS = {
     "t": ("timestamp", "time", "t"),
     "ax": ("ax", "acc_x", "acceleration_x", "accel_x"),
@@ -55,19 +57,43 @@ class Bundle:
 
 @dataclass
 class BundleResult:
-    """What one bundle gave: fused scores, per-modality results, or an error."""
+    """What one bundle gave: the API's response, or an error in the API's error shape."""
 
     name: str
     row: dict[str, Any] = field(default_factory=dict)
-    details: dict[str, Any] = field(default_factory=dict)
-    error: str | None = None
+    response: dict[str, Any] = field(default_factory=dict)
+    error: dict[str, Any] | None = None
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def read_motion_csv(path: Path) -> MotionRecording:
-    """A motion CSV (header row; timestamp, ax, ay, az and optionally gx, gy, gz) as arrays."""
+    """A motion CSV (header row; timestamp, ax, ay, az and optionally gx, gy, gz) as arrays.
+
+    Raises :class:`InputError` naming the real problem: no header row, or which channels
+    have no column (by their canonical names, with the accepted aliases).
+    """
     with path.open(newline="", encoding="utf-8") as handle:
         reader = csv.DictReader(handle)
-        names = {name.strip().lower(): name for name in reader.fieldnames or []}
+        header = [name.strip() for name in reader.fieldnames or []]
+        if not header:
+            raise InputError(f"{path.name}: the file is empty", field="motion")
+        if all(_is_number(name) for name in header if name):
+            raise InputError(
+                f"{path.name}: the first row holds numbers, not column names: the file needs "
+                "a header row such as timestamp,ax,ay,az[,gx,gy,gz]",
+                field="motion",
+            )
+        names = {
+            name.lower(): original
+            for name, original in zip(header, reader.fieldnames or [], strict=False)
+        }
         chosen: dict[str, str] = {}
         for channel, aliases in COLUMNS.items():
             for alias in aliases:
@@ -76,8 +102,9 @@ def read_motion_csv(path: Path) -> MotionRecording:
                     break
         missing = [c for c in ("t", "ax", "ay", "az") if c not in chosen]
         if missing:
+            wanted = "; ".join(f"{COLUMNS[c][0]} (or {', '.join(COLUMNS[c][1:])})" for c in missing)
             raise InputError(
-                f"{path.name}: needs columns timestamp, ax, ay, az (missing {', '.join(missing)})",
+                f"{path.name}: no column for {wanted}; the header has {', '.join(header)}",
                 field="motion",
             )
         rows = list(reader)
@@ -116,8 +143,15 @@ def bundles_in(folder: Path) -> list[Bundle]:
     return list(found.values())
 
 
+def _error(code: str, message: str, field: str | None) -> dict[str, Any]:
+    """The API's error body (``{"error": {...}}``) for a bundle that could not be analysed."""
+    return {"error": {"code": code, "message": message, "field": field, "request_id": None}}
+
+
 def analyze_bundle(registry: AnalyzerRegistry, bundle: Bundle, rules: RuleSet) -> BundleResult:
-    """Analyse one bundle with the loaded analysers; an unreadable file becomes an error row."""
+    """Analyse one bundle with the loaded analysers; an unreadable file becomes an error."""
+    from mindsync.api.services import compose_response
+
     try:
         inputs: dict[Modality, Any] = {}
         if bundle.face is not None:
@@ -129,10 +163,21 @@ def analyze_bundle(registry: AnalyzerRegistry, bundle: Bundle, rules: RuleSet) -
         results: dict[Modality, ModalityResult] = {
             m: analyze_one(registry, m, raw) for m, raw in inputs.items()
         }
-    except (AnalysisError, OSError) as exc:
-        return BundleResult(name=bundle.name, error=getattr(exc, "message", str(exc)))
+    except AnalysisError as exc:
+        return BundleResult(name=bundle.name, error=_error(exc.code, exc.message, exc.field))
+    except OSError as exc:
+        return BundleResult(
+            name=bundle.name, error=_error("unreadable_file", str(exc), bundle.name)
+        )
     assessment = fuse(results)
-    advice = recommend(rules, assessment, results)
+    response = compose_response(
+        results=results,
+        assessment=assessment,
+        rules=rules,
+        session_id=str(uuid.uuid4()),
+        user_id=None,
+        timestamp=utcnow(),
+    )
     emotion = assessment.emotion_analysis or {}
     row = {
         "bundle": bundle.name,
@@ -145,14 +190,7 @@ def analyze_bundle(registry: AnalyzerRegistry, bundle: Bundle, rules: RuleSet) -
         "activity": getattr(results.get("motion"), "activity", None),
         "notes": "; ".join(r.reason for r in results.values() if r.reason) or "",
     }
-    details = {
-        "bundle": bundle.name,
-        "emotion_analysis": assessment.emotion_analysis,
-        "assessment": assessment.model_dump(mode="json", exclude={"emotion_analysis"}),
-        "modalities": {m: r.model_dump(mode="json") for m, r in results.items()},
-        "recommendations": [r.model_dump(mode="json") for r in advice],
-    }
-    return BundleResult(name=bundle.name, row=row, details=details)
+    return BundleResult(name=bundle.name, row=row, response=response.model_dump(mode="json"))
 
 
 def progress(done: int, total: int, stream: TextIO = sys.stderr) -> None:
@@ -194,11 +232,9 @@ def _fmt(value: Any) -> str:
 def render(results: list[BundleResult], fmt: str) -> str:
     """The results as a readable table, JSON or CSV."""
     if fmt == "json":
+        # The API's response (or error body) of each bundle, with the bundle's name.
         return json.dumps(
-            [
-                r.details if r.error is None else {"bundle": r.name, "error": r.error}
-                for r in results
-            ],
+            [{"bundle": r.name, **(r.response if r.error is None else r.error)} for r in results],
             indent=2,
         )
     headers = [
@@ -213,7 +249,9 @@ def render(results: list[BundleResult], fmt: str) -> str:
         "notes",
     ]
     rows = [
-        r.row if r.error is None else {"bundle": r.name, "notes": f"error: {r.error}"}
+        r.row
+        if r.error is None
+        else {"bundle": r.name, "notes": f"error: {r.error['error']['message']}"}
         for r in results
     ]
     if fmt == "csv":

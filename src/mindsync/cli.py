@@ -143,14 +143,17 @@ def _with_db(settings: Settings, work: Callable[[Any], T]) -> T:
 
 
 def cmd_users_create(args: argparse.Namespace, settings: Settings) -> int:
-    """Create a user and print their id and first token (shown only this once)."""
+    """Create a user and print their id and first token (shown only this once) as JSON, or
+    only the token with ``--token-only``."""
     import uuid
 
     from sqlalchemy.orm import Session
 
-    from mindsync.storage.repositories import tokens, users
+    from mindsync.api.services import consent_changes, default_preferences
+    from mindsync.storage.repositories import preferences, tokens, users
 
     user_id = args.id or uuid.uuid4().hex
+    consent = args.consent
 
     def work(db: Session) -> str | None:
         if users.get_user(db=db, user_id=user_id) is not None:
@@ -158,14 +161,41 @@ def cmd_users_create(args: argparse.Namespace, settings: Settings) -> int:
         now = utcnow()
         users.create_user(db=db, user_id=user_id, name=args.name, now=now)
         db.flush()
+        if consent:
+            preferences.upsert_preferences(
+                db=db,
+                user_id=user_id,
+                changes=consent_changes(consent),
+                defaults=default_preferences(settings),
+                now=now,
+            )
         return tokens.issue_token(db=db, user_id=user_id, now=now, ttl_days=settings.token_ttl_days)
 
     token = _with_db(settings, work)
     if token is None:
         sys.stderr.write(f"mindsync: user {user_id} already exists\n")
         return 1
-    _out(json.dumps({"user_id": user_id, "name": args.name, "token": token}))
+    if args.token_only:  # for scripts: TOKEN=$(mindsync users create NAME --token-only)
+        _out(token)
+    else:
+        _out(
+            json.dumps({"user_id": user_id, "name": args.name, "token": token, "consent": consent})
+        )
     return 0
+
+
+CONSENT_CHOICES = ("face", "voice", "motion")
+
+
+def consent_list(text: str) -> list[str]:
+    """``face,voice`` as a list of modalities; ``argparse`` reports an unknown one."""
+    items = [item.strip().lower() for item in text.split(",") if item.strip()]
+    unknown = [item for item in items if item not in CONSENT_CHOICES]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown modality {', '.join(unknown)}; choose from {', '.join(CONSENT_CHOICES)}"
+        )
+    return list(dict.fromkeys(items))
 
 
 def cmd_tokens_rotate(args: argparse.Namespace, settings: Settings) -> int:
@@ -206,7 +236,11 @@ def cmd_tokens_revoke(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_analyze(args: argparse.Namespace, settings: Settings) -> int:
-    """Analyse files in process (no server) and print a table, JSON or CSV."""
+    """Analyse files in process (no server) and print a table, JSON or CSV.
+
+    Exit status: 0 when every bundle was analysed, 1 when any bundle failed (an unreadable
+    or corrupt file; its row or object says why), 2 for a usage error.
+    """
     from pathlib import Path
 
     from mindsync import batch
@@ -235,7 +269,23 @@ def cmd_analyze(args: argparse.Namespace, settings: Settings) -> int:
     registry = load_analyzers(settings)
     results = batch.run(registry, bundles)
     _out(batch.render(results, args.format))
-    return 1 if all(r.error for r in results) else 0
+    return 1 if any(r.error for r in results) else 0
+
+
+# Kept in step with mindsync.batch.COLUMNS by a test (importing batch here would load numpy
+# for every command).
+ANALYZE_EPILOG = """\
+motion CSV: the first row names the columns (any order, any case); also accepted:
+  timestamp  seconds          time, t
+  ax, ay, az m/s²             acc_x, acceleration_x, accel_x (and _y, _z)
+  gx, gy, gz rad/s, optional  gyro_x, gyroscope_x (and _y, _z)
+
+--json prints a JSON array: per bundle, "bundle" (its name) and exactly the fields of the
+API's POST /analyze response, or the API's error body ("error": {code, message, field}).
+
+exit status: 0 every bundle analysed; 1 any bundle failed (corrupt or unreadable file, bad
+CSV: its row says why); 2 usage error
+"""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -265,7 +315,13 @@ def build_parser() -> argparse.ArgumentParser:
     cleanup.set_defaults(func=cmd_cleanup)
 
     analyze = commands.add_parser(
-        "analyze", help="analyse files in process, without a server (one bundle or a folder)"
+        "analyze",
+        help="analyse files in process, without a server (one bundle or a folder)",
+        description="Analyse files in this process, without a server. --json prints, per "
+        "bundle, exactly what POST /analyze answers (plus the bundle's name), or the API's "
+        "error body.",
+        epilog=ANALYZE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     analyze.add_argument(
         "folder", nargs="?", help="folder of files grouped by name (s1.jpg + s1.webm + s1.csv)"
@@ -274,8 +330,16 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--audio", help="audio file (WAV, MP3, OGG, WebM, MP4/AAC, FLAC)")
     analyze.add_argument("--motion", help="CSV with timestamp, ax, ay, az[, gx, gy, gz]")
     output = analyze.add_mutually_exclusive_group()
-    output.add_argument("--json", dest="format", action="store_const", const="json")
-    output.add_argument("--csv", dest="format", action="store_const", const="csv")
+    output.add_argument(
+        "--json",
+        dest="format",
+        action="store_const",
+        const="json",
+        help="the API's response per bundle (see below)",
+    )
+    output.add_argument(
+        "--csv", dest="format", action="store_const", const="csv", help="one row per bundle"
+    )
     analyze.set_defaults(func=cmd_analyze, format="table")
 
     users = commands.add_parser("users", help="manage users").add_subparsers(
@@ -284,6 +348,19 @@ def build_parser() -> argparse.ArgumentParser:
     create = users.add_parser("create", help="create a user; prints their id and token")
     create.add_argument("name", help="display name")
     create.add_argument("--id", default=None, help="user id (random when omitted)")
+    create.add_argument(
+        "--consent",
+        type=consent_list,
+        default=[],
+        metavar="face,voice,motion",
+        help="modalities the user has explicitly consented to; nothing is analysed for a "
+        "user without consent (unless MINDSYNC_CONSENT_REQUIRED=false)",
+    )
+    create.add_argument(
+        "--token-only",
+        action="store_true",
+        help="print only the token, for scripts: TOKEN=$(mindsync users create NAME --token-only)",
+    )
     create.set_defaults(func=cmd_users_create)
 
     tokens = commands.add_parser("tokens", help="manage API tokens").add_subparsers(

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from mindsync.core.config import Settings
 from tests.api.fakes import fake_registry
-from tests.conftest import FakeClock, make_client
+from tests.conftest import FakeClock, give_consent, make_client
 
 FACE = base64.b64encode(b"\xff\xd8 a jpeg, as far as the fake knows").decode()
 AUDIO = base64.b64encode(b"RIFF some audio").decode()
@@ -32,6 +32,7 @@ def count(engine: sa.Engine, table: str) -> int:
 @pytest.fixture
 def client(settings: Settings, clock: FakeClock):
     with make_client(settings, fake_registry(), clock) as c:
+        give_consent(c, "alice", "bob", "kim")
         yield c
 
 

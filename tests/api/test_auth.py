@@ -9,7 +9,7 @@ import pytest
 from mindsync.core.config import Settings
 from tests.api.fakes import fake_registry
 from tests.api.test_analyze import AUDIO, FACE, count
-from tests.conftest import make_client
+from tests.conftest import CONSENT_ALL, make_client
 
 
 @pytest.fixture
@@ -19,7 +19,7 @@ def admin(settings, clock):
 
 
 def _user(admin, name: str) -> tuple[str, str]:
-    response = admin.post("/users", json={"name": name})
+    response = admin.post("/users", json={"name": name, "consent": CONSENT_ALL})
     assert response.status_code == 201, response.text
     body = response.json()
     assert body["token"].startswith("ms_") and len(body["token"]) >= 43

@@ -18,7 +18,7 @@ import pytest
 from PIL import Image
 
 from tests.api.test_analyze import count
-from tests.conftest import DATA_DIR, make_client
+from tests.conftest import DATA_DIR, give_consent, make_client
 
 
 def b64(data: bytes) -> str:
@@ -96,6 +96,7 @@ CASES = [
 @pytest.fixture
 def client(settings, clock, real_registry):
     with make_client(settings, real_registry, clock) as c:
+        give_consent(c, "victim")
         yield c
 
 

@@ -6,11 +6,12 @@ import base64
 
 from tests.api.fakes import fake_registry
 from tests.api.test_analyze import FACE, count
-from tests.conftest import make_client
+from tests.conftest import give_consent, make_client
 
 
 def test_calibration_then_personal_comparison(settings, clock, db_engine) -> None:
     with make_client(settings, fake_registry(), clock) as client:
+        give_consent(client, "wes")
         for i in range(settings.baseline_min_sessions):
             audio = base64.b64encode(f"calm clip {i}".encode()).decode()
             body = client.post(

@@ -8,7 +8,7 @@ import os
 
 from mindsync.core.config import Settings
 from tests.api.fakes import fake_registry
-from tests.conftest import FakeClock, make_client
+from tests.conftest import FakeClock, give_consent, make_client
 
 
 def test_each_request_logs_one_json_line_with_its_id_and_no_payload(
@@ -17,6 +17,7 @@ def test_each_request_logs_one_json_line_with_its_id_and_no_payload(
     face = base64.b64encode(b"\xff\xd8" + os.urandom(3000)).decode()
     logged = settings.model_copy(update={"log_json": True, "log_level": "INFO"})
     with make_client(logged, fake_registry(), clock) as client:
+        give_consent(client, "alice")
         response = client.post("/analyze", json={"user_id": "alice", "face_image": face})
         assert response.status_code == 200, response.text
         missing = client.get(f"/session/{'b' * 32}")

@@ -11,12 +11,13 @@ import sqlalchemy as sa
 
 from tests.api.fakes import FakeFace, fake_registry
 from tests.api.test_analyze import MOTION
-from tests.conftest import make_client
+from tests.conftest import CONSENT_ALL, give_consent, make_client
 from tests.payload_scan import find_raw_payloads
 
 
 def test_no_table_holds_a_raw_payload_after_a_batch(settings, clock, db_engine) -> None:
     with make_client(settings, fake_registry(), clock) as client:
+        give_consent(client, "user-0", "user-1", "user-2")
         for i in range(10):
             face = base64.b64encode(os.urandom(3000)).decode()
             audio = base64.b64encode(os.urandom(3000)).decode()
@@ -70,7 +71,7 @@ def test_an_analysis_finishing_after_its_user_was_erased_stores_nothing(
     held = _HeldFace()
     registry.analyzers["face"] = held
     with make_client(settings, registry, clock) as admin:
-        user = admin.post("/users", json={"name": "leaving"}).json()
+        user = admin.post("/users", json={"name": "leaving", "consent": CONSENT_ALL}).json()
         answer: dict[str, object] = {}
 
         def analyse() -> None:

@@ -8,12 +8,13 @@ import pytest
 
 from tests.api.fakes import fake_registry
 from tests.api.test_analyze import AUDIO
-from tests.conftest import make_client
+from tests.conftest import give_consent, make_client
 
 
 @pytest.fixture
 def client(settings, clock):
     with make_client(settings, fake_registry(), clock) as c:
+        give_consent(c, "ann", "ben")
         yield c
 
 

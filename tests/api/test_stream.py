@@ -11,7 +11,7 @@ import pytest
 
 from tests.api.fakes import fake_registry
 from tests.api.test_analyze import count
-from tests.conftest import ADMIN_TOKEN, make_client
+from tests.conftest import ADMIN_TOKEN, give_consent, make_client
 
 HEADER = struct.Struct(">Bd")
 
@@ -32,6 +32,7 @@ def motion_message(start: float, n: int = 50) -> dict:
 @pytest.fixture
 def client(settings, clock):
     with make_client(settings, fake_registry(), clock) as c:
+        give_consent(c, "sky", "ray", "zed")
         yield c
 
 
@@ -153,13 +154,24 @@ def test_streams_need_a_token(client) -> None:
 def test_consent_off_means_the_stream_ignores_that_modality(client) -> None:
     client.post("/preferences", json={"user_id": "zed", "face_enabled": False})
     with client.websocket_connect("/ws/analyze") as ws:
-        _start(ws, user_id="zed")
+        ready = _start(ws, user_id="zed")
+        assert ready["modalities_allowed"] == ["voice", "motion"]
+        assert ready["modalities_skipped"] == [{"modality": "face", "reason": "no consent given"}]
         ws.send_bytes(frame(1, b"\xff\xd8 face"))
         ws.send_json(motion_message(1.0))
         result = _next_result(ws)
         assert "face" not in result["modalities"]
         assert result["emotion_analysis"] is None
         ws.send_json({"type": "stop"})
+
+
+def test_a_stream_for_a_user_without_consent_is_refused_naming_the_modalities(client) -> None:
+    with client.websocket_connect("/ws/analyze") as ws:
+        ws.send_json({"type": "start", "token": ADMIN_TOKEN, "user_id": "never-asked"})
+        error = ws.receive_json()
+    assert error["type"] == "error" and error["code"] == "consent_required"
+    assert error["modalities"] == ["face", "voice", "motion"]
+    assert "POST /preferences" in error["message"]
 
 
 def test_mediarecorder_webm_chunks_are_decoded_as_a_sliding_window(

@@ -8,12 +8,13 @@ from mindsync import __version__
 from mindsync.core.config import Settings
 from tests.api.fakes import fake_registry
 from tests.api.test_analyze import AUDIO, FACE
-from tests.conftest import make_client
+from tests.conftest import give_consent, make_client
 
 
 @pytest.fixture
 def client(settings, clock):
     with make_client(settings, fake_registry(), clock) as c:
+        give_consent(c, "sam")
         yield c
 
 
@@ -40,7 +41,7 @@ def test_docs_and_redoc_render_with_examples(client) -> None:
     for code in ("413", "415", "422", "501"):
         assert code in analyze["responses"]
     request_schema = schema["components"]["schemas"]["AnalysisRequest"]
-    assert request_schema["examples"][0]["motion_data"][0]["acceleration"]["z"] == 9.8
+    assert request_schema["examples"][0]["motion_data"]["acceleration"]["z"][0] == 9.81
 
 
 def test_health_reports_database_migrations_and_analysers(client) -> None:
@@ -87,12 +88,16 @@ def test_stats_count_requests_errors_latency_and_sessions(client, clock) -> None
     assert client.get("/session/00000000-0000-0000-0000-000000000000").status_code == 404
     client.get("/health")  # probes are not counted
     stats = client.get("/stats").json()
-    assert stats["requests_total"] == 5
+    assert stats["requests_total"] == 6  # with the fixture's consent
+    assert stats["requests_by_route"]["POST /preferences"] == 1
     assert stats["client_errors"] == 2
     assert stats["server_errors"] == 0
     assert stats["requests_by_route"]["POST /analyze"] == 4
     assert stats["requests_by_route"]["GET /session/{session_id}"] == 1
     assert stats["sessions_stored"] == 3
+    (server,) = stats["processes"]  # analysis in threads: one process
+    assert server["role"] == "server" and server["pid"] > 0
+    assert server["cpu_seconds"] > 0 and server["rss_bytes"] > 10_000_000
     face = stats["modality_latency"]["face"]
     assert face["count"] == 3
     assert 0 <= face["p50_ms"] <= face["p95_ms"]

@@ -8,15 +8,17 @@ from sqlalchemy.orm import Session
 from mindsync.storage.repositories.users import audit_pseudonym
 from tests.api.fakes import fake_registry
 from tests.api.test_analyze import AUDIO, FACE, MOTION, count
-from tests.conftest import make_client
+from tests.conftest import CONSENT_ALL, make_client
 from tests.payload_scan import find_raw_payloads
 
 
 def test_export_holds_everything_and_erasure_deletes_it(settings, clock, db_engine) -> None:
     with make_client(settings, fake_registry(), clock) as admin:
-        created = admin.post("/users", json={"name": "Pat", "user_id": "pat"}).json()
+        created = admin.post(
+            "/users", json={"name": "Pat", "user_id": "pat", "consent": CONSENT_ALL}
+        ).json()
         pat = {"Authorization": f"Bearer {created['token']}"}
-        admin.post("/users", json={"name": "Quinn", "user_id": "quinn"})
+        admin.post("/users", json={"name": "Quinn", "user_id": "quinn", "consent": CONSENT_ALL})
         admin.post("/preferences", json={"user_id": "pat", "audio_enabled": False}, headers=pat)
         for _ in range(3):
             r = admin.post(
@@ -93,7 +95,7 @@ def test_erased_rows_do_not_linger_in_the_sqlite_files(settings, clock, db_engin
         return
     marker = "zz-erasure-marker-7f3a9c"
     with make_client(settings, fake_registry(), clock) as admin:
-        admin.post("/users", json={"name": marker, "user_id": marker})
+        admin.post("/users", json={"name": marker, "user_id": marker, "consent": CONSENT_ALL})
         admin.post("/analyze", json={"user_id": marker, "audio_data": AUDIO})
         assert admin.delete(f"/users/{marker}").status_code == 200
     path = db_engine.url.database

@@ -63,6 +63,8 @@ def _load(url: str, seconds: float, workers: int, acked: list[str], errors: list
         with httpx.Client(
             base_url=url, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=30
         ) as client:
+            consent = {"face_enabled": True, "audio_enabled": True, "motion_enabled": True}
+            client.post("/preferences", json={"user_id": f"load-{n}", **consent})
             i = 0
             while time.monotonic() < stop:
                 session_id = str(uuid.uuid4())

@@ -9,7 +9,7 @@ import pytest
 
 from tests.analysis.motion.conftest import LABELS, _parse_ts
 from tests.api.test_analyze import count
-from tests.conftest import DATA_DIR, make_client
+from tests.conftest import DATA_DIR, give_consent, make_client
 from tests.payload_scan import find_raw_payloads
 
 
@@ -33,6 +33,7 @@ def motion_json(label: str) -> dict:
 @pytest.fixture
 def client(settings, clock, real_registry):
     with make_client(settings, real_registry, clock) as c:
+        give_consent(c, "real", "scan-0", "scan-1", "speaker")
         yield c
 
 
@@ -57,8 +58,12 @@ def test_a_real_bundle_end_to_end(client) -> None:
     assert body["modalities"]["motion"]["activity"] == LABELS["Walking"]
     assert body["modalities"]["voice"]["stress_level"] is not None
     assert body["modalities"]["face"]["facing_screen"] is True
-    for score in ("stress_level", "attention_score", "overall_score", "quality_score"):
+    for score in ("stress_level", "overall_score", "quality_score"):
         assert 0 <= body[score] <= 1
+    # Walking: screen attention does not apply (null with a reason), it is not "low".
+    assert body["attention_score"] is None
+    assert body["assessment"]["attention"]["reason_code"] == "not_applicable_moving"
+    assert body["assessment"]["situation"] == "walking"
     assert body["assessment"]["stress"]["modalities"] == ["face", "voice"]
     assert body["baseline"]["status"] == "calibrating"
 

@@ -65,7 +65,7 @@ def test_two_replicas_share_limits_statistics_and_retention(replicas) -> None:
     (one, two), url, started = replicas
     user = httpx.post(
         one.url + "/users",
-        json={"name": "Replica user"},
+        json={"name": "Replica user", "consent": ["motion"]},
         headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
     ).json()
     headers = {"Authorization": f"Bearer {user['token']}"}

@@ -1,10 +1,11 @@
 """The web app in a real browser: Debian's Chromium, driven by Playwright, against a real
 server process, with a fake camera that films a real photograph and a fake microphone.
 
-It proves the whole client path: sign-in with a token, explicit consent saved to the API,
-webcam frames (canvas → JPEG) and microphone PCM (AudioWorklet, 16 kHz) streamed over the
-WebSocket, live results rendered, one session stored and shown in the history, export and
-erasure — all under the app's Content-Security-Policy, which must not block anything.
+It proves the whole client path, through the JavaScript client that the page imports from
+``/app/client/`` (the copy of ``clients/js/src``): sign-in with a token, explicit consent saved
+to the API, webcam frames (canvas → JPEG) and microphone PCM (AudioWorklet, 16 kHz) streamed
+over the WebSocket, live results rendered, one session stored and shown in the history, export
+and erasure — all under the app's Content-Security-Policy, which must not block anything.
 """
 
 from __future__ import annotations
@@ -106,6 +107,7 @@ def test_web_app_streams_live_results_and_keeps_history(
     expect = playwright_api.expect
     video = write_y4m(PHOTO, tmp_path / "camera.y4m")
     problems: list[str] = []
+    requested: list[str] = []
 
     with sync_playwright() as pw:
         browser = pw.chromium.launch(
@@ -138,6 +140,7 @@ def test_web_app_streams_live_results_and_keeps_history(
             page.set_default_timeout(TIMEOUT_MS)
             page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
             page.on("console", lambda msg: _note_console(msg, problems))
+            page.on("request", lambda request: requested.append(request.url))
 
             # ----------------------------------------------------------- sign in
             page.goto(server.url + "/app/")
@@ -254,6 +257,9 @@ def test_web_app_streams_live_results_and_keeps_history(
             browser.close()
 
     assert not [p for p in problems if "Content Security Policy" in p], problems
+    # Every call went through the JavaScript client's modules, served from the package.
+    loaded = {url.removeprefix(server.url) for url in requested}
+    assert {"/app/client/index.js", "/app/client/client.js", "/app/client/stream.js"} <= loaded
     assert not [p for p in problems if p.startswith("page error")], problems
 
 

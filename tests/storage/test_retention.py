@@ -11,7 +11,7 @@ from mindsync.storage.engine import create_session_factory
 from mindsync.storage.retention import run_retention_once
 from tests.api.fakes import fake_registry
 from tests.api.test_analyze import AUDIO, count
-from tests.conftest import make_client
+from tests.conftest import give_consent, make_client
 
 
 def _post(client, user: str | None, ts: str) -> str:
@@ -22,6 +22,7 @@ def _post(client, user: str | None, ts: str) -> str:
     body = {"audio_data": AUDIO, "timestamp": ts}
     if user:
         body["user_id"] = user
+        give_consent(client, user)
     try:
         response = client.post("/analyze", json=body)
     finally:

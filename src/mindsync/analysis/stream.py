@@ -144,16 +144,31 @@ class StreamBuffers:
         return inputs, stamps
 
 
+#: Null-score reasons that say the score does not apply now (not that a frame was missed):
+#: the smoothed value is dropped with them, so a walking user never sees a stale attention.
+NOT_APPLICABLE_CODES = frozenset({"not_applicable_moving"})
+
+
 @dataclass
 class Smoother:
-    """Exponential smoothing of each fused score; ``None`` never overwrites a known value."""
+    """Exponential smoothing of each fused score.
+
+    A ``None`` from a passing dropout keeps the last value; a ``None`` whose reason says the
+    score does not apply (:data:`NOT_APPLICABLE_CODES`) clears it, and smoothing starts again
+    from the next value.
+    """
 
     alpha: float = 0.4
     values: dict[str, float] = field(default_factory=dict)
 
-    def update(self, name: str, value: float | None) -> float | None:
-        """The smoothed value after ``value`` (or the last one when ``value`` is ``None``)."""
+    def update(
+        self, name: str, value: float | None, reason_code: str | None = None
+    ) -> float | None:
+        """The smoothed value after ``value`` (the last one, or ``None``, when it is ``None``)."""
         if value is None:
+            if reason_code in NOT_APPLICABLE_CODES:
+                self.values.pop(name, None)
+                return None
             return self.values.get(name)
         previous = self.values.get(name)
         smoothed = value if previous is None else previous + self.alpha * (value - previous)

@@ -35,6 +35,7 @@ from mindsync.api.errors import install_error_handlers
 from mindsync.api.guard import GuardMiddleware, TokenCache
 from mindsync.api.metric_buffer import MetricBuffer, PendingRequest
 from mindsync.api.middleware import RequestContextMiddleware
+from mindsync.api.openapi import install_openapi
 from mindsync.api.pending import PendingWork
 from mindsync.api.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from mindsync.api.routes import analyze, preferences, sessions, stream, system, users
@@ -104,6 +105,10 @@ async def _flush_loop(app: FastAPI) -> None:
                     time.monotonic() - failing_since,
                 )
                 failing_since = None
+        try:
+            metrics.publish_processes(app.state.orchestrator)
+        except OSError:
+            logger.warning("could not publish this worker's processes for /metrics", exc_info=True)
 
 
 async def _retention_loop(app: FastAPI) -> None:
@@ -268,6 +273,7 @@ def create_app(
     # The web app: static files only, every script, style and font served from here.
     app.mount("/app", StaticFiles(directory=WEB_DIR, html=True), name="app")
     _install_offline_docs(app)
+    install_openapi(app)
     return app
 
 
@@ -284,6 +290,8 @@ def _install_offline_docs(app: FastAPI) -> None:
             swagger_css_url="/docs/assets/swagger-ui.css",
             swagger_favicon_url="/app/favicon.svg",
             oauth2_redirect_url="/docs/oauth2-redirect",
+            # A pasted token survives a reload of the page.
+            swagger_ui_parameters={"persistAuthorization": True},
         )
 
     @app.get("/docs/oauth2-redirect", include_in_schema=False)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
@@ -205,9 +206,24 @@ def authenticate(app: Any, token: str | None, header: str | None = None) -> Acce
     return Access(kind="user", user_id=user_id)
 
 
-async def get_access(request: Request) -> Access:
+#: Declares HTTP bearer security in the OpenAPI document (Swagger's Authorize button);
+#: the guard (or ``authenticate``) reads the header itself, so that a malformed one is a
+#: clear 401.
+bearer_scheme = HTTPBearer(
+    auto_error=False,
+    scheme_name="bearer",
+    description="A user's token (`ms_…`, from `mindsync users create` or `POST /users`), or "
+    "the administrator's token (`MINDSYNC_ADMIN_TOKEN`).",
+)
+
+
+async def get_access(
+    request: Request,
+    _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+) -> Access:
     """The caller, as the guard middleware verified them before the body was read (falls back
-    to authenticating the ``Authorization`` header where no guard ran)."""
+    to authenticating the ``Authorization`` header where no guard ran; 401 for an unknown or
+    revoked token)."""
     access = request.scope.get("mindsync.access")
     if isinstance(access, Access):
         return access

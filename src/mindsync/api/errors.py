@@ -54,6 +54,17 @@ class Unauthorized(ApiError):
     code = "unauthorized"
 
 
+class ConsentRequired(ApiError):
+    """The user has not consented to any modality the request holds (GDPR Art. 9)."""
+
+    status_code = 403
+    code = "consent_required"
+
+    def __init__(self, message: str, *, field: str | None = None, modalities: list[str]) -> None:
+        super().__init__(message, field=field)
+        self.modalities = modalities
+
+
 class Gone(NotFound):
     """The user was erased: their id cannot come back through any side effect."""
 
@@ -74,6 +85,7 @@ def error_body(
     *,
     field: str | None = None,
     details: list[dict[str, Any]] | None = None,
+    modalities: list[str] | None = None,
 ) -> dict[str, Any]:
     """The JSON body shared by every error response."""
     body: dict[str, Any] = {
@@ -84,6 +96,8 @@ def error_body(
     }
     if details:
         body["details"] = details
+    if modalities:
+        body["modalities"] = modalities
     return {"error": body}
 
 
@@ -95,10 +109,11 @@ def error_response(
     field: str | None = None,
     details: list[dict[str, Any]] | None = None,
     headers: dict[str, str] | None = None,
+    modalities: list[str] | None = None,
 ) -> JSONResponse:
     """A JSON error response in the shared shape."""
     return JSONResponse(
-        error_body(code, message, field=field, details=details),
+        error_body(code, message, field=field, details=details, modalities=modalities),
         status_code=status_code,
         headers=headers,
     )
@@ -112,8 +127,8 @@ def _field_path(loc: tuple[Any, ...] | list[Any]) -> str:
     for part in parts:
         if part.isdigit():
             path += f"[{part}]"
-        elif part in {"list[MotionSample]", "MotionColumns"}:
-            continue  # pydantic's union branch names mean nothing to a client
+        elif path == "motion_data" and part in {"samples", "columns"}:
+            continue  # the motion form's union tag means nothing to a client
         else:
             path += f".{part}" if path else part
     return path or "body"
@@ -167,7 +182,15 @@ async def _analysis_handler(_: Request, exc: Exception) -> JSONResponse:
 async def _api_handler(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
-    return error_response(exc.status_code, exc.code, exc.message, field=exc.field, headers=headers)
+    modalities = exc.modalities if isinstance(exc, ConsentRequired) else None
+    return error_response(
+        exc.status_code,
+        exc.code,
+        exc.message,
+        field=exc.field,
+        headers=headers,
+        modalities=modalities,
+    )
 
 
 async def _http_handler(_: Request, exc: Exception) -> JSONResponse:
@@ -207,6 +230,8 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     text = {
         400: "Bad request",
         401: "No valid bearer token",
+        403: "The user has not consented to any modality in the request (code "
+        "consent_required; details name each modality)",
         404: "Not found (or not yours)",
         409: "Conflict with stored data",
         410: "The user was erased; the id cannot be used again",

@@ -14,7 +14,7 @@ import numpy as np
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mindsync.api.errors import error_body
-from mindsync.api.metrics import observe_request
+from mindsync.api.metrics import observe_request, route_label
 from mindsync.core.logging import request_id_var
 
 logger = logging.getLogger(__name__)
@@ -243,8 +243,7 @@ class RequestContextMiddleware:
         await send({"type": "http.response.body", "body": body})
 
     async def _finish(self, scope: Scope, status_holder: dict[str, Any], started: float) -> None:
-        route = scope.get("route")
-        path = getattr(route, "path", None) or "unmatched"
+        path = route_label(scope)
         duration_ms = (time.perf_counter() - started) * 1000
         status = int(status_holder["status"])
         observe_request(scope["method"], path, status, duration_ms / 1000)

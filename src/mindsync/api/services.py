@@ -14,7 +14,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mindsync.analysis.base import Modality, ModalityResult
 from mindsync.analysis.fusion import (
+    Assessment,
     BaselineStats,
+    PersonalComparison,
     RuleSet,
     baseline_signals,
     compare_to_baseline,
@@ -26,7 +28,7 @@ from mindsync.analysis.fusion import (
 from mindsync.analysis.fusion.recommendations import recommend
 from mindsync.analysis.motion.recording import MotionRecording
 from mindsync.analysis.orchestrator import Orchestrator
-from mindsync.api.errors import ApiError, Conflict, Gone, NotFound
+from mindsync.api.errors import ApiError, Conflict, ConsentRequired, Gone, NotFound
 from mindsync.api.schemas import (
     AnalysisRequest,
     AnalysisResponse,
@@ -53,6 +55,36 @@ MODALITY_FIELDS: dict[Modality, tuple[str, str]] = {
 MAX_FUTURE_SKEW = timedelta(days=1)
 #: The earliest capture time accepted: before any phone had these sensors (and never 1970).
 EARLIEST_TIMESTAMP = datetime(2000, 1, 1, tzinfo=UTC)
+NO_CONSENT = "no consent given"
+CONSENT_HOW = (
+    "give consent with POST /preferences (face_enabled, audio_enabled, motion_enabled), "
+    "in the web app's Privacy page, or when the user is created (POST /users with consent, "
+    "`mindsync users create NAME --consent face,voice,motion`)"
+)
+
+
+def consent_required_error(modalities: list[str]) -> ConsentRequired:
+    """The 403 for a request none of whose modalities the user consented to."""
+    return ConsentRequired(
+        f"no consent given for {', '.join(modalities)}: {CONSENT_HOW}",
+        field=MODALITY_FIELDS[modalities[0]][0],  # type: ignore[index]
+        modalities=modalities,
+    )
+
+
+DECIMALS = 4
+
+
+def rounded(value: Any, decimals: int = DECIMALS) -> Any:
+    """``value`` with every float inside (dicts, lists) rounded to ``decimals`` places: the
+    one rounding rule of API responses, so that probabilities read like the scores."""
+    if isinstance(value, float):
+        return round(value, decimals)
+    if isinstance(value, dict):
+        return {k: rounded(v, decimals) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [rounded(v, decimals) for v in value]
+    return value
 
 
 def modality_fields(
@@ -60,7 +92,7 @@ def modality_fields(
 ) -> dict[str, Any]:
     """The response's ``modalities``, ``modalities_used`` and ``modalities_skipped``."""
     return {
-        "modalities": {m: r.model_dump(mode="json") for m, r in results.items()},
+        "modalities": {m: rounded(r.model_dump(mode="json")) for m, r in results.items()},
         "modalities_used": [m for m, r in results.items() if r.status == "ok"],
         "modalities_skipped": (skipped or [])
         + [
@@ -72,14 +104,24 @@ def modality_fields(
 
 
 def default_preferences(settings: Settings) -> dict[str, Any]:
-    """Preferences of a user who never set any."""
+    """Preferences of a user who never set any: no consent to any modality, unless the
+    deployment records consent elsewhere (``consent_required`` off)."""
+    consent = not settings.consent_required
     return {
-        "face_enabled": True,
-        "audio_enabled": True,
-        "motion_enabled": True,
+        "face_enabled": consent,
+        "audio_enabled": consent,
+        "motion_enabled": consent,
         "store_history": True,
         "retention_days": settings.default_retention_days,
     }
+
+
+CONSENT_PREFERENCE: dict[str, str] = {m: pref for m, (_, pref) in MODALITY_FIELDS.items()}
+
+
+def consent_changes(modalities: list[str]) -> dict[str, bool]:
+    """The preference changes that record consent to ``modalities`` (and no other)."""
+    return {CONSENT_PREFERENCE[m]: True for m in modalities}
 
 
 def effective_preferences(
@@ -174,6 +216,39 @@ def _fold(previous: tuple[int, float, float] | None, value: float) -> tuple[int,
     return after.n, after.mean, after.var
 
 
+def compose_response(
+    *,
+    results: dict[Modality, ModalityResult],
+    assessment: Assessment,
+    rules: RuleSet,
+    session_id: str,
+    user_id: str | None,
+    timestamp: datetime,
+    personal: PersonalComparison | None = None,
+    skipped: list[SkippedModality] | None = None,
+) -> AnalysisResponse:
+    """The API's response for analysed ``results`` and their fused ``assessment`` (not
+    stored, ``processing_time_ms`` 0): the one shape the API and the CLI print."""
+    advice = recommend(rules, assessment, results, personal)
+    return AnalysisResponse(
+        session_id=session_id,
+        user_id=user_id,
+        timestamp=timestamp,
+        emotion_analysis=rounded(assessment.emotion_analysis),
+        stress_level=assessment.stress.value,
+        attention_score=assessment.attention.value,
+        overall_score=assessment.overall.value,
+        quality_score=assessment.quality_score,
+        processing_time_ms=0.0,
+        recommendations=[r.text for r in advice],
+        recommendation_details=advice,
+        assessment=AssessmentRead.of(assessment),
+        baseline=personal,
+        **modality_fields(results, skipped),
+        stored=False,
+    )
+
+
 async def analyze(
     *,
     request: AnalysisRequest,
@@ -202,17 +277,14 @@ async def analyze(
         if value is None:
             continue
         if prefs is not None and not getattr(prefs, pref_name):
-            # Not decoded, not analysed: consent was withdrawn for this modality.
-            skipped.append(
-                SkippedModality(
-                    modality=modality,
-                    reason=f"{pref_name} is off in the user's preferences",
-                )
-            )
+            # Not decoded, not analysed: consent was never given, or was withdrawn.
+            skipped.append(SkippedModality(modality=modality, reason=NO_CONSENT))
             continue
         inputs[modality] = motion_recording(value) if modality == "motion" else value
         if modality == "face" and request.face_focus is not None:
             inputs["face"] = {"image": value, "focus": request.face_focus.model_dump()}
+    if skipped and not inputs:
+        raise consent_required_error([s.modality for s in skipped])
 
     results = await orchestrator.run(inputs) if inputs else {}
     population_voice = None
@@ -228,27 +300,15 @@ async def analyze(
     )
     if personal is not None and population_voice is not None:
         personal.voice_population_stress = population_voice
-    advice = recommend(rules, assessment, results, personal)
-    response = AnalysisResponse(
+    response = compose_response(
+        results=results,
+        assessment=assessment,
+        rules=rules,
         session_id=str(request.session_id or uuid.uuid4()),
         user_id=request.user_id,
         timestamp=request.timestamp or now,
-        emotion_analysis=assessment.emotion_analysis,  # type: ignore[arg-type]
-        stress_level=assessment.stress.value,
-        attention_score=assessment.attention.value,
-        overall_score=assessment.overall.value,
-        quality_score=assessment.quality_score,
-        processing_time_ms=0.0,
-        recommendations=[r.text for r in advice],
-        recommendation_details=advice,
-        assessment=AssessmentRead(
-            stress=assessment.stress,
-            attention=assessment.attention,
-            overall=assessment.overall,
-        ),
-        baseline=personal,
-        **modality_fields(results, skipped),
-        stored=False,
+        personal=personal,
+        skipped=skipped,
     )
     return response, results, baseline_signals(assessment, results)
 

@@ -57,6 +57,15 @@ class Settings(BaseSettings):
     default_retention_days: int = Field(
         default=90, ge=1, le=3650, description="Retention for users without preferences."
     )
+    consent_required: bool = Field(
+        default=True,
+        description=(
+            "Analyse a modality only after the user consented to it (POST /preferences, "
+            "POST /users with consent, `mindsync users create --consent`). Set to false only "
+            "where consent is recorded outside MindSync: the deployment is then responsible "
+            "for it, and users without stored preferences are analysed on every modality."
+        ),
+    )
     metrics_retention_days: int = Field(default=30, ge=1, le=3650)
     retention_interval_seconds: float = Field(
         default=3600.0, ge=1.0, le=7 * 86400, description="How often retention runs in-server."

@@ -2,9 +2,10 @@
 //
 // Plain ES modules, no build step. Views are <section data-view> elements shown one at a time
 // by the URL hash (#/live, #/history, #/privacy); nothing here uses inline scripts or styles,
-// because the page's Content-Security-Policy forbids them.
+// because the page's Content-Security-Policy forbids them. Every call to the API goes through
+// the MindSync JavaScript client (./client/, a copy of clients/js/src).
 
-import { api, ApiError, getToken, seg, setToken } from "./api.js";
+import { AuthenticationError, Client, MindSyncError } from "./client/index.js";
 import { drawChart, pct } from "./chart.js";
 import { LiveStream } from "./live.js";
 
@@ -18,21 +19,44 @@ const GAUGES = [
 const TIMELINE_WINDOW_MS = 2 * 60 * 1000;
 const SUMMARY_EVERY_MS = 10000;
 const CONSENT_KEY = "mindsync.consented";
+// The token lives in sessionStorage (this tab only, gone when it closes) and is sent in the
+// Authorization header (the stream's start message on the WebSocket); never in a URL.
+const TOKEN_KEY = "mindsync.token";
+// A busy server (429/503) is retried after its Retry-After; a person waits for two tries at most.
+const MAX_RETRIES = 2;
 const PAGE_SIZE = 25;
 
 const $ = (id) => document.getElementById(id);
 
 const state = {
+  client: null, // the signed-in user's Client
   me: null, // {kind, user_id, name}
   prefs: null,
   live: null, // the running LiveStream
   timeline: [], // [{x, stress_level, attention_score, overall_score}]
   lastSummary: 0,
-  sessionsOffset: 0,
+  sessionPages: null, // the async generator of /sessions pages behind "More"
   trends: null, // the last trends drawn: {points, options}, kept to redraw on resize
 };
 
 // ----------------------------------------------------------------------------- helpers
+
+function getToken() {
+  return sessionStorage.getItem(TOKEN_KEY);
+}
+
+function setToken(token) {
+  if (token) sessionStorage.setItem(TOKEN_KEY, token);
+  else sessionStorage.removeItem(TOKEN_KEY);
+}
+
+/** A client of this page's origin with `token`, that says so when it waits for a busy server. */
+function clientFor(token) {
+  return new Client(location.origin, token, {
+    maxRetries: MAX_RETRIES,
+    onRetry: ({ waitS }) => showNotice(`The server is busy; trying again in ${Math.ceil(waitS)} s…`),
+  });
+}
 
 /** Create an element with text and attributes: el("td", "42", {class: "num"}). */
 function el(tag, text, attrs = {}) {
@@ -49,7 +73,7 @@ function showNotice(message) {
 }
 
 function errorText(error) {
-  if (error instanceof ApiError) return error.message;
+  if (error instanceof MindSyncError) return error.message;
   if (error && error.name === "NotAllowedError") {
     return "The browser was not allowed to use the camera or microphone. Allow it in the "
       + "site settings, or turn those sensors off on the Privacy page.";
@@ -115,20 +139,23 @@ async function render() {
 // ----------------------------------------------------------------------------- sign in
 
 async function signIn(token) {
-  const me = await api("/me", { token });
+  const client = clientFor(token);
+  const me = await client.me();
   if (me.kind !== "user" || !me.user_id) {
     throw new Error("That is an administrator token. Sign in with a user's token.");
   }
   setToken(token);
+  state.client = client;
   state.me = me;
   $("who-name").textContent = me.name ? `Signed in as ${me.name}` : "Signed in";
-  state.prefs = await api(`/preferences/${seg(me.user_id)}`);
+  state.prefs = await client.preferences(me.user_id);
 }
 
 function signOut(message) {
   if (state.live) stopLive();
   setToken(null);
   sessionStorage.removeItem(CONSENT_KEY);
+  state.client = null;
   state.me = null;
   state.prefs = null;
   state.timeline = [];
@@ -155,7 +182,7 @@ $("signin-form").addEventListener("submit", async (event) => {
     showNotice("");
     go("live");
   } catch (err) {
-    error.textContent = err instanceof ApiError && err.status === 401
+    error.textContent = err instanceof AuthenticationError
       ? "That token is not valid (it may have been revoked)."
       : errorText(err);
     input.setAttribute("aria-invalid", "true");
@@ -178,14 +205,13 @@ function fillConsent() {
 
 $("consent-form").addEventListener("submit", async (event) => {
   event.preventDefault();
-  const body = {
-    user_id: state.me.user_id,
+  const choice = {
     face_enabled: $("consent-face").checked,
     audio_enabled: $("consent-audio").checked,
     motion_enabled: $("consent-motion").checked,
   };
   try {
-    state.prefs = await api("/preferences", { method: "POST", body });
+    state.prefs = await state.client.setPreferences(choice, { userId: state.me.user_id });
     sessionStorage.setItem(CONSENT_KEY, "yes");
     go("live");
   } catch (err) {
@@ -288,7 +314,9 @@ function showResult(message) {
     $(`g-${gauge.key}`).textContent = pct(value);
     setBar(`gb-${gauge.key}`, value);
     const fused = gauge.assessment && message.assessment && message.assessment[gauge.assessment];
-    $(`gc-${gauge.key}`).textContent = fused
+    $(`gc-${gauge.key}`).textContent = fused && fused.value === null && fused.reason
+      ? fused.reason // e.g. attention does not apply while walking
+      : fused
       ? `confidence ${pct(fused.confidence)}%${fused.modalities.length ? " · " + fused.modalities.join(", ") : ""}`
       : gauge.key === "quality_score" ? "how far to trust these" : "";
   }
@@ -354,7 +382,7 @@ async function startLive() {
   resetLive();
   showNotice("");
   const live = new LiveStream({
-    token: getToken(),
+    client: state.client,
     use: consentedSensors(),
     workletUrl: new URL("pcm-worklet.js", import.meta.url).href,
     handlers: {
@@ -397,7 +425,7 @@ async function startLive() {
     }
   } catch (err) {
     live.release();
-    if (live.ws) live.ws.close();
+    live.close();
     if (state.live === live) state.live = null;
     setConnection("error", "Not connected");
     showNotice(errorText(err));
@@ -426,12 +454,16 @@ function scoreCell(value) {
 
 async function loadSessions(append) {
   const rows = $("sessions-rows");
-  if (!append) {
-    state.sessionsOffset = 0;
-    rows.replaceChildren();
+  if (!append || !state.sessionPages) {
+    state.sessionPages = state.client.sessionPages({ userId: state.me.user_id, pageSize: PAGE_SIZE });
   }
-  const page = await api(`/sessions?user_id=${seg(state.me.user_id)}&limit=${PAGE_SIZE}`
-    + `&offset=${state.sessionsOffset}`);
+  const next = await state.sessionPages.next();
+  if (!append) rows.replaceChildren();
+  if (next.done) {
+    $("sessions-more").hidden = true;
+    return;
+  }
+  const page = next.value;
   for (const s of page.items) {
     const tr = el("tr");
     tr.append(
@@ -446,9 +478,8 @@ async function loadSessions(append) {
     );
     rows.append(tr);
   }
-  state.sessionsOffset += page.items.length;
   $("sessions-total").textContent = page.total === 1 ? "1 session" : `${page.total} sessions`;
-  $("sessions-more").hidden = state.sessionsOffset >= page.total;
+  $("sessions-more").hidden = page.offset + page.items.length >= page.total;
   if (!page.total) {
     const tr = el("tr");
     tr.append(el("td", "No sessions yet: start one on the Live page.", { colspan: "8" }));
@@ -459,7 +490,7 @@ async function loadSessions(append) {
 async function loadTrends() {
   const days = Number($("trends-days").value);
   const bucket = $("trends-bucket").value;
-  const trends = await api(`/users/${seg(state.me.user_id)}/trends?days=${days}&bucket=${bucket}`);
+  const trends = await state.client.trends(state.me.user_id, { days, bucket });
   const points = trends.buckets.map((b) => ({ ...b, x: Date.parse(b.start) }));
   const canvas = $("trends");
   const format = bucket === "hour"
@@ -514,14 +545,14 @@ $("trends-form").addEventListener("submit", (event) => event.preventDefault());
 
 async function loadPrivacy() {
   try {
-    const prefs = await api(`/preferences/${seg(state.me.user_id)}`);
+    const prefs = await state.client.preferences(state.me.user_id);
     state.prefs = prefs;
     $("pref-face").checked = prefs.face_enabled;
     $("pref-audio").checked = prefs.audio_enabled;
     $("pref-motion").checked = prefs.motion_enabled;
     $("pref-history").checked = prefs.store_history;
     $("pref-retention").value = String(prefs.retention_days);
-    $("prefs-status").textContent = prefs.is_default ? "You have not chosen yet: these are the defaults." : "";
+    $("prefs-status").textContent = prefs.is_default ? "You have not chosen yet: nothing is analysed until you turn a sensor on." : "";
   } catch (err) {
     handleApiError(err);
   }
@@ -539,17 +570,13 @@ $("prefs-form").addEventListener("submit", async (event) => {
   }
   $("pref-retention").removeAttribute("aria-invalid");
   try {
-    state.prefs = await api("/preferences", {
-      method: "POST",
-      body: {
-        user_id: state.me.user_id,
-        face_enabled: $("pref-face").checked,
-        audio_enabled: $("pref-audio").checked,
-        motion_enabled: $("pref-motion").checked,
-        store_history: $("pref-history").checked,
-        retention_days: retention,
-      },
-    });
+    state.prefs = await state.client.setPreferences({
+      face_enabled: $("pref-face").checked,
+      audio_enabled: $("pref-audio").checked,
+      motion_enabled: $("pref-motion").checked,
+      store_history: $("pref-history").checked,
+      retention_days: retention,
+    }, { userId: state.me.user_id });
     sessionStorage.setItem(CONSENT_KEY, "yes"); // choosing here is an explicit choice too
     status.textContent = "Saved.";
   } catch (err) {
@@ -561,7 +588,7 @@ $("export-button").addEventListener("click", async () => {
   const status = $("export-status");
   status.textContent = "Preparing…";
   try {
-    const data = await api(`/users/${seg(state.me.user_id)}/export`);
+    const data = await state.client.export(state.me.user_id);
     const blob = new Blob([JSON.stringify(data, null, 2)], { type: "application/json" });
     const url = URL.createObjectURL(blob);
     const link = el("a", null, { href: url, download: `mindsync-export-${state.me.user_id}.json` });
@@ -593,7 +620,7 @@ eraseDialog.addEventListener("close", async () => {
   }
   const status = $("erase-status");
   try {
-    const report = await api(`/users/${seg(state.me.user_id)}`, { method: "DELETE" });
+    const report = await state.client.erase(state.me.user_id);
     const parts = Object.entries(report.deleted).map(([kind, n]) => `${n} ${kind}`);
     signOut(`Everything was erased (${parts.join(", ")}).`);
   } catch (err) {
@@ -604,7 +631,7 @@ eraseDialog.addEventListener("close", async () => {
 // ----------------------------------------------------------------------------- start-up
 
 function handleApiError(err) {
-  if (err instanceof ApiError && err.status === 401) {
+  if (err instanceof AuthenticationError) {
     signOut("Your token is no longer valid; sign in again.");
     return;
   }
@@ -628,7 +655,7 @@ async function boot() {
       await signIn(token);
     } catch (err) {
       setToken(null);
-      if (!(err instanceof ApiError && err.status === 401)) showNotice(errorText(err));
+      if (!(err instanceof AuthenticationError)) showNotice(errorText(err));
     }
   }
   render.moved = false; // do not steal focus on first load

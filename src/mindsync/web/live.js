@@ -1,12 +1,8 @@
-// Live capture: camera frames, microphone PCM and device motion, streamed to WS /ws/analyze.
-//
-// Wire format (see src/mindsync/api/routes/stream.py): binary messages are 1 byte kind
-// (1 JPEG frame, 2 PCM16 16 kHz mono, 3 WebM/Opus chunk) + 8 bytes big-endian float64 client
-// timestamp in ms + payload; motion goes as a JSON text message every MOTION_SEND_MS.
+// Live capture: camera frames, microphone PCM and device motion, streamed to WS /ws/analyze
+// through the MindSync JavaScript client (./client/, a copy of clients/js/src), which owns the
+// wire format: a JSON start message, binary frames of 1 kind byte + big-endian float64
+// timestamp (ms) + payload, and motion as JSON text.
 
-const KIND_JPEG = 1;
-const KIND_PCM = 2;
-const KIND_WEBM = 3;
 const FRAME_INTERVAL_MS = 200; // 5 frames a second
 const MAX_FRAME_W = 640;
 const MAX_FRAME_H = 480;
@@ -18,27 +14,17 @@ const MAX_BUFFERED_BYTES = 512 * 1024;
 const STOP_TIMEOUT_MS = 10000;
 const DEG = Math.PI / 180;
 
-function packet(kind, payload) {
-  const body = new Uint8Array(payload);
-  const out = new Uint8Array(9 + body.byteLength);
-  const view = new DataView(out.buffer);
-  view.setUint8(0, kind);
-  view.setFloat64(1, Date.now(), false); // big-endian
-  out.set(body, 9);
-  return out.buffer;
-}
-
 /**
  * One live session. `handlers` get: state(name, detail), result(message), counters(counts),
  * error(message), stored(message), preview(stream).
  */
 export class LiveStream {
-  constructor({ token, use, handlers, workletUrl }) {
-    this.token = token;
+  constructor({ client, use, handlers, workletUrl }) {
+    this.client = client; // a Client of ./client/index.js, with the user's token
     this.use = use; // {face, audio, motion}: what the user consented to
     this.on = handlers;
     this.workletUrl = workletUrl;
-    this.ws = null;
+    this.stream = null; // the client's Stream, once the server is ready
     this.media = null;
     this.audioContext = null;
     this.worklet = null;
@@ -47,7 +33,6 @@ export class LiveStream {
     this.motionRows = [];
     this.motionHandler = null;
     this.encoding = false;
-    this.stopping = null;
     this.counts = { sent: 0, skipped: 0, audioSeconds: 0, motion: 0 };
     this.canvas = document.createElement("canvas");
   }
@@ -86,50 +71,27 @@ export class LiveStream {
     return { motion: this.use.motion && motionAllowed };
   }
 
-  connect() {
-    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-    const ws = new WebSocket(`${scheme}//${location.host}/ws/analyze`);
-    ws.binaryType = "arraybuffer";
-    this.ws = ws;
-    return new Promise((resolve, reject) => {
-      let ready = false;
-      ws.addEventListener("open", () => {
-        ws.send(JSON.stringify({ type: "start", token: this.token, interval_ms: 500 }));
-      });
-      ws.addEventListener("message", (event) => {
-        if (typeof event.data !== "string") return;
-        const message = JSON.parse(event.data);
-        if (message.type === "ready") {
-          ready = true;
-          this.on.state("live", "Live");
-          resolve(message);
-        } else if (message.type === "result") {
-          this.on.result(message);
-        } else if (message.type === "error") {
-          if (!ready) reject(new Error(message.message));
-          else this.on.error(message.message);
-        } else if (message.type === "stored" || message.type === "closed") {
-          this.on.stored(message);
-          if (this.stopping) this.stopping.resolve();
-        }
-      });
-      ws.addEventListener("close", (event) => {
-        if (!ready) {
-          reject(new Error(event.reason || "The server closed the connection."));
-          return;
-        }
-        this.release();
-        if (this.stopping) this.stopping.resolve();
-        else this.on.state("lost", "Connection lost");
-      });
-      ws.addEventListener("error", () => {
-        if (!ready) reject(new Error("The live connection could not be opened."));
-      });
+  /** Open the stream; rejects with the client's typed errors (ConsentRequired …). */
+  async connect() {
+    this.stream = await this.client.stream({
+      intervalMs: 500,
+      on: {
+        result: (message) => this.on.result(message),
+        error: (message) => this.on.error(message.message),
+        stored: (message) => this.on.stored(message),
+        close: () => {
+          // Lost without a stop: the sensors go off at once.
+          this.release();
+          this.on.state("lost", "Connection lost");
+        },
+      },
     });
+    this.on.state("live", "Live");
   }
 
-  send(data) {
-    if (this.ws && this.ws.readyState === WebSocket.OPEN) this.ws.send(data);
+  /** Close the connection without storing anything more (used when starting failed). */
+  close() {
+    if (this.stream) this.stream.close();
   }
 
   startFrames() {
@@ -145,7 +107,7 @@ export class LiveStream {
   sendFrame() {
     const video = this.video;
     if (!video || video.readyState < 2 || !video.videoWidth) return;
-    if (this.encoding || (this.ws && this.ws.bufferedAmount > MAX_BUFFERED_BYTES)) {
+    if (this.encoding || (this.stream && this.stream.bufferedAmount > MAX_BUFFERED_BYTES)) {
       this.counts.skipped += 1;
       this.on.counters(this.counts);
       return;
@@ -159,8 +121,7 @@ export class LiveStream {
     this.encoding = true;
     this.canvas.toBlob(async (blob) => {
       try {
-        if (blob) {
-          this.send(packet(KIND_JPEG, await blob.arrayBuffer()));
+        if (blob && this.stream && this.stream.sendFrame(await blob.arrayBuffer())) {
           this.counts.sent += 1;
           this.on.counters(this.counts);
         }
@@ -185,7 +146,7 @@ export class LiveStream {
         channelCountMode: "explicit",
       });
       this.worklet.port.onmessage = (event) => {
-        this.send(packet(KIND_PCM, event.data));
+        if (this.stream) this.stream.sendPcm(event.data);
         this.counts.audioSeconds += event.data.byteLength / 2 / 16000;
         this.on.counters(this.counts);
       };
@@ -202,7 +163,7 @@ export class LiveStream {
         mimeType: "audio/webm;codecs=opus",
       });
       this.recorder.addEventListener("dataavailable", async (event) => {
-        if (event.data.size) this.send(packet(KIND_WEBM, await event.data.arrayBuffer()));
+        if (event.data.size && this.stream) this.stream.sendWebm(await event.data.arrayBuffer());
       });
       this.recorder.start(1000);
     }
@@ -231,31 +192,22 @@ export class LiveStream {
     if (rows.length < 2) return;
     this.motionRows = [];
     const col = (i) => rows.map((row) => row[i]);
-    const message = {
-      type: "motion",
-      timestamps: col(0),
-      acceleration: { x: col(1), y: col(2), z: col(3) },
-    };
+    const motion = { timestamps: col(0), acceleration: { x: col(1), y: col(2), z: col(3) } };
     // Gyroscope only when every sample has it (the server fills in "absent" by itself).
-    if (rows.every((row) => row[4] !== null)) message.gyroscope = { x: col(4), y: col(5), z: col(6) };
-    this.send(JSON.stringify(message));
+    if (rows.every((row) => row[4] !== null)) motion.gyroscope = { x: col(4), y: col(5), z: col(6) };
+    if (this.stream) this.stream.sendMotion(motion);
     this.counts.motion += rows.length;
     this.on.counters(this.counts);
   }
 
   /** Stop the sensors at once, then ask the server to store the session. */
   async stop() {
-    if (this.ws && this.ws.readyState === WebSocket.OPEN) this.flushMotion();
+    const stream = this.stream;
+    if (stream && stream.isOpen) this.flushMotion();
     this.release();
-    if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return;
+    if (!stream || !stream.isOpen) return;
     this.on.state("stopping", "Saving…");
-    const done = new Promise((resolve) => {
-      this.stopping = { resolve };
-    });
-    this.ws.send(JSON.stringify({ type: "stop" }));
-    const timeout = new Promise((resolve) => setTimeout(resolve, STOP_TIMEOUT_MS));
-    await Promise.race([done, timeout]);
-    if (this.ws.readyState === WebSocket.OPEN) this.ws.close(1000, "stopped");
+    await stream.stop({ timeoutMs: STOP_TIMEOUT_MS }); // "stored" reaches on.stored
     this.on.state("stopped", "Stopped");
   }
 

@@ -37,7 +37,8 @@ def test_calibrating_until_enough_sessions_then_compared() -> None:
     assert calibrating.stress is None
 
     calm_user = {"stress_level": BaselineStats(n=8, mean=0.3, var=0.01)}
-    tense_user = {"stress_level": BaselineStats(n=8, mean=0.85, var=0.01)}
+    # Baselines track the published, bounded score (0.5 + (0.8 − 0.5) · 0.56 = 0.668 here).
+    tense_user = {"stress_level": BaselineStats(n=8, mean=0.68, var=0.01)}
     for_calm = compare_to_baseline(assessment, calm_user, min_sessions=5)
     for_tense = compare_to_baseline(assessment, tense_user, min_sessions=5)
     assert for_calm.status == "personal"
@@ -49,7 +50,8 @@ def test_calibrating_until_enough_sessions_then_compared() -> None:
 
 def test_a_flat_baseline_does_not_explode() -> None:
     assessment = fuse({"voice": voice(stress=0.31)})
-    flat = {"stress_level": BaselineStats(n=10, mean=0.3, var=0.0)}
+    usual = assessment.stress.value
+    flat = {"stress_level": BaselineStats(n=10, mean=usual - 0.01, var=0.0)}
     personal = compare_to_baseline(assessment, flat, min_sessions=5)
     assert personal.stress.description == "as usual"
     assert abs(personal.stress.z) < 1

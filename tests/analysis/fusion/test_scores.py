@@ -64,7 +64,9 @@ def test_every_subset_of_modalities_fuses(subset) -> None:
 def test_a_missing_modality_lowers_confidence_not_the_score() -> None:
     both = fuse({"face": face(), "voice": voice()})
     voice_only = fuse({"voice": voice()})
-    assert voice_only.stress.value == pytest.approx(0.7)  # not pulled towards 0
+    assert voice_only.stress.raw_value == pytest.approx(0.7)  # not pulled towards 0
+    # Bounded by its confidence: towards the midpoint 0.5, never past it.
+    assert 0.5 < voice_only.stress.value < 0.7
     assert voice_only.stress.confidence < both.stress.confidence
     assert fuse(ALL).quality_score > fuse({"face": face()}).quality_score
 
@@ -82,7 +84,7 @@ def test_low_quality_modalities_count_for_little() -> None:
     good_voice = voice(quality=0.9, stress=0.2)
     bad_face = face(quality=0.05, valence=-0.9, arousal=0.9)
     fused = fuse({"voice": good_voice, "face": bad_face})
-    assert fused.stress.value == pytest.approx(0.2, abs=0.05)
+    assert fused.stress.raw_value == pytest.approx(0.2, abs=0.05)
     no_signal = ModalityResult(status="no_signal", reason="no face", quality=0.02)
     only_bad = fuse({"face": no_signal})
     assert only_bad.stress.value is None and only_bad.emotion_analysis is None
@@ -113,14 +115,14 @@ def test_fused_attention_has_no_cliff_in_pitch() -> None:
     from mindsync.analysis.face import quality as q
     from mindsync.analysis.face.result import FaceResult
 
-    values = []
+    values = []  # the unbounded mean: the face's own attention curve, through the fusion
     for pitch in range(15, 31):
         result = FaceResult(
             status="ok", quality=0.9, confidence=0.8, faces_detected=1, model="m",
             facing_screen=abs(pitch) <= 20, eyes_open=0.9,
             attention=q.attention(0.0, float(pitch), 0.9),
         )  # fmt: skip
-        values.append(fuse({"face": result}).attention.value)
+        values.append(fuse({"face": result}).attention.raw_value)
     steps = [abs(b - a) for a, b in zip(values, values[1:], strict=False)]
     assert max(steps) < 0.06  # the old boolean dropped about 0.5 between 20 and 21 degrees
     assert values[0] > values[-1] + 0.3  # and yet a head tilted 30 degrees reads clearly lower
@@ -134,3 +136,100 @@ def test_attention_combines_gaze_and_restlessness() -> None:
 
 def test_fusion_is_deterministic() -> None:
     assert fuse(ALL) == fuse(dict(reversed(list(ALL.items()))))
+
+
+# --- issue 15: situation, bounds and exclusions --------------------------------------------
+from mindsync.analysis.fusion.scores import bounded  # noqa: E402
+from tests.analysis.fusion.factories import (  # noqa: E402
+    face_result,
+    motion_result,
+    voice_result,
+)
+
+TABLE = {"sway_ms2": 0.005, "restlessness": 0.0, "stillness": 1.0}
+
+
+def _excluded(score) -> dict[str, str]:
+    return {e.modality: e.reason_code for e in score.excluded}
+
+
+def test_attention_while_walking_is_not_applicable_not_low() -> None:
+    walking = motion_result(activity="walking", restlessness=0.95, stillness=0.0)
+    fused = fuse({"motion": walking, "face": face_result(attention=0.2)})
+    assert fused.situation == "walking"
+    assert fused.attention.value is None
+    assert fused.attention.reason_code == "not_applicable_moving"
+    assert _excluded(fused.attention) == {
+        "face": "not_applicable_moving",
+        "motion": "not_applicable_moving",
+    }
+    assert fused.overall.value is not None  # the face still says how calm and positive
+    alone = fuse({"motion": walking})
+    assert alone.attention.value is None and alone.overall.value is None
+    assert alone.overall.reason_code == "no_usable_signal"
+
+
+def test_a_device_on_a_table_says_nothing_about_the_person() -> None:
+    for table in (motion_result(**TABLE), motion_result(placement="not_on_person")):
+        fused = fuse({"motion": table})
+        assert fused.situation == "device_unattended"
+        assert fused.attention.value is None and fused.overall.value is None
+        assert _excluded(fused.attention) == {"motion": "not_on_person"}
+        with_face = fuse({"motion": table, "face": face_result(attention=0.8)})
+        assert with_face.situation == "at_desk_device_on_table"
+        assert with_face.attention.modalities == ["face"]
+        assert _excluded(with_face.attention) == {"motion": "not_on_person"}
+
+
+def test_a_still_phone_alone_never_reads_as_a_perfect_day() -> None:
+    still = motion_result(placement="on_person_stationary", restlessness=0.0, stillness=1.0)
+    fused = fuse({"motion": still})
+    assert fused.attention.raw_value == 1.0
+    assert fused.attention.value <= 0.5 + 0.5 * fused.attention.confidence
+    assert fused.attention.value < 0.8
+    assert fused.overall.value < 0.6  # one weak modality: close to the midpoint
+
+
+def test_motion_counts_for_attention_only_on_a_stationary_person() -> None:
+    seated = motion_result(placement="on_person_stationary", posture="sitting", restlessness=0.8)
+    fused = fuse({"motion": seated, "face": face_result()})
+    assert fused.situation == "seated"
+    assert fused.attention.modalities == ["face", "motion"]
+    fallback = fuse({"motion": motion_result(restlessness=0.8, stillness=0.3)})
+    assert fallback.situation == "stationary" and fallback.attention.modalities == ["motion"]
+
+
+def test_scores_are_bounded_by_their_confidence() -> None:
+    for results in (
+        {"voice": voice_result(stress=1.0, quality=0.3, confidence=0.3)},
+        {"face": face_result(attention=0.0, valence=-1.0, arousal=1.0, quality=0.4)},
+        {"voice": voice_result(stress=0.0), "face": face_result(attention=1.0, valence=1.0)},
+    ):
+        fused = fuse(results)
+        for score in (fused.stress, fused.attention, fused.overall):
+            if score.value is not None:
+                assert abs(score.value - 0.5) <= score.confidence * 0.5 + 1e-4
+                assert score.value == pytest.approx(
+                    bounded(score.raw_value, score.confidence), abs=1e-3
+                )
+
+
+def test_unusable_modalities_are_listed_with_their_reason_codes() -> None:
+    fused = fuse(
+        {
+            "face": face_result(status="no_signal", reason_code="too_dark"),
+            "voice": voice_result(status="no_signal", reason_code="silent"),
+            "motion": motion_result(status="no_signal", reason_code="rate_too_low"),
+        }
+    )
+    assert _excluded(fused.stress) == {"voice": "silent", "face": "too_dark"}
+    assert _excluded(fused.attention) == {"face": "too_dark", "motion": "rate_too_low"}
+    assert fused.stress.value is None and fused.stress.reason_code == "no_usable_signal"
+    assert fuse({"voice": voice_result()}).attention.reason_code == "not_measured"
+
+
+def test_a_turned_face_counts_for_attention_not_stress() -> None:
+    turned = face_result(valence=None, attention=0.3, reason_code="face_turned")
+    fused = fuse({"face": turned, "voice": voice_result()})
+    assert fused.attention.modalities == ["face"]
+    assert _excluded(fused.stress) == {"face": "face_turned"}

@@ -32,8 +32,8 @@ class FaceQuality(BaseModel):
         description="Width of the face (the face mesh's extent along the eye line) in pixels "
         "of the image as sent.",
     )
-    sharpness: float = Field(ge=0, le=1)
-    exposure: float = Field(ge=0, le=1)
+    sharpness: float = Field(ge=0, le=1, description="0 blurred to 1 sharp.")
+    exposure: float = Field(ge=0, le=1, description="0 too dark or too bright to 1 well exposed.")
     pose: float = Field(ge=0, le=1, description="1 when facing the camera.")
     detection: float = Field(ge=0, le=1, description="From detector score and mesh presence.")
 
@@ -62,12 +62,24 @@ class FaceResult(ModalityResult):
     what was seen, and ``reason_code`` why (docs/models/face.md lists the codes).
     """
 
-    dominant_emotion: Emotion | None = None
+    dominant_emotion: Emotion | None = Field(
+        default=None, description="The most probable expression; null without a usable face."
+    )
     emotions: dict[Emotion, float] | None = Field(
         default=None, description="Probabilities of all seven emotions, summing to 1."
     )
-    valence: float | None = Field(default=None, ge=-1, le=1)
-    arousal: float | None = Field(default=None, ge=0, le=1)
+    valence: float | None = Field(
+        default=None,
+        ge=-1,
+        le=1,
+        description="Unpleasant (-1) to pleasant (+1); null without a usable face.",
+    )
+    arousal: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="Calm (0) to activated (1); null without a usable face.",
+    )
     valence_arousal_source: Literal["model", "circumplex"] | None = Field(
         default=None,
         description="'model' when the model predicts them, 'circumplex' when mapped from "
@@ -77,7 +89,9 @@ class FaceResult(ModalityResult):
     faces: list[DetectedFace] = Field(
         default_factory=list, description="Every face found, largest first."
     )
-    head_pose: HeadPose | None = None
+    head_pose: HeadPose | None = Field(
+        default=None, description="Yaw, pitch and roll in degrees; null without a face mesh."
+    )
     eyes_open: float | None = Field(default=None, ge=0, le=1, description="Mean eye openness.")
     facing_screen: bool | None = Field(
         default=None,
@@ -98,5 +112,7 @@ class FaceResult(ModalityResult):
         description="True when the lips move while the voice modality hears speech (streams); "
         "None when one frame cannot tell.",
     )
-    quality_factors: FaceQuality | None = None
+    quality_factors: FaceQuality | None = Field(
+        default=None, description="The factors of quality, each 0-1; null when no face was found."
+    )
     model: str = Field(description="Name of the expression model (from its manifest).")

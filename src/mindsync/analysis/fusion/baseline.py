@@ -94,18 +94,28 @@ class PersonalScore(BaseModel):
     value: float = Field(ge=0, le=1, description="0.5 = as usual for this user; logistic of z.")
     z: float = Field(description="Standard deviations from the user's usual value.")
     usual: float = Field(description="The user's rolling mean.")
-    description: Literal["lower than usual", "as usual", "higher than usual"]
+    description: Literal["lower than usual", "as usual", "higher than usual"] = Field(
+        description="The value in words, against the user's usual."
+    )
 
 
 class PersonalComparison(BaseModel):
     """Where the user's baseline stands, and this analysis against it once calibrated."""
 
-    status: Literal["calibrating", "personal"]
+    status: Literal["calibrating", "personal"] = Field(
+        description="calibrating (too few sessions yet) or personal."
+    )
     sessions: int = Field(ge=0, description="Stored sessions the baseline has seen.")
     required: int = Field(ge=1, description="Sessions needed before personal comparisons.")
-    message: str
-    stress: PersonalScore | None = None
-    attention: PersonalScore | None = None
+    message: str = Field(
+        description="Progress or outcome in words, e.g. 'calibrating: 3 of 5 sessions'."
+    )
+    stress: PersonalScore | None = Field(
+        default=None, description="Stress against the user's usual; null while calibrating."
+    )
+    attention: PersonalScore | None = Field(
+        default=None, description="Attention against the user's usual; null while calibrating."
+    )
     voice_population_stress: float | None = Field(
         default=None,
         description="The voice's stress against the population reference, when the voice "

@@ -1,4 +1,4 @@
-"""The motion analyser: activity class, activity level and restlessness from IMU samples."""
+"""The motion analyser: activity, device placement, posture, activity level and restlessness."""
 
 from __future__ import annotations
 
@@ -11,29 +11,17 @@ import numpy as np
 from mindsync.analysis.base import Analyzer
 from mindsync.analysis.errors import ModelLoadError
 from mindsync.analysis.motion.decode import DecodedMotion, decode_recording
-from mindsync.analysis.motion.features import (
-    ACC_FEATURES,
-    GYRO_FEATURES,
-    second_levels,
-    segment_features,
-    step_period,
-)
-from mindsync.analysis.motion.model import DEFAULT_MODEL_PATH, ActivityModel, load_model
+from mindsync.analysis.motion.features import ALL_FEATURES, second_levels, step_period
+from mindsync.analysis.motion.model import DEFAULT_MODEL_PATH, MotionModel, load_model
+from mindsync.analysis.motion.pipeline import Extraction, Refusal, extract
 from mindsync.analysis.motion.recording import MotionRecording
 from mindsync.analysis.motion.result import ACTIVITY_CLASSES, MotionQuality, MotionResult
-from mindsync.analysis.motion.signal import (
-    MIN_SEGMENT_SECONDS,
-    STANDARD_GRAVITY,
-    CanonicalSegment,
-    measure_sampling,
-    saturated_fraction,
-    to_canonical,
-)
+from mindsync.analysis.motion.signal import CanonicalSegment, saturated_fraction
+from mindsync.analysis.motion.states import StateEstimate, estimate_states
 from mindsync.core.config import Settings
 
 logger = logging.getLogger(__name__)
 
-MIN_RATE_HZ = 4.0
 #: activity_level = 1 - exp(-rms / ACTIVITY_SCALE): ≈0.1 standing, ≈0.4 walking, ≈0.9 running
 #: with a wrist-worn device (see docs/models/motion.md).
 ACTIVITY_SCALE_MS2 = 6.0
@@ -64,7 +52,7 @@ class MotionAnalyzer(Analyzer[DecodedMotion, MotionResult]):
         self._max_samples = settings.motion_max_samples
         self._max_seconds = settings.motion_max_seconds
         self._model_path = model_path or DEFAULT_MODEL_PATH
-        self._model: ActivityModel | None = None
+        self._model: MotionModel | None = None
 
     def load(self) -> None:
         """Read the activity model (a small JSON file shipped in the package)."""
@@ -93,7 +81,13 @@ class MotionAnalyzer(Analyzer[DecodedMotion, MotionResult]):
         return facts
 
     def analyze(self, data: DecodedMotion) -> MotionResult:
-        """Estimate activity, activity level and restlessness; "no_signal" when too little data."""
+        """Estimate activity, placement, posture, activity level and restlessness.
+
+        Returns ``status="no_signal"`` with a ``reason_code`` (too_few_samples,
+        rate_too_low, too_short, gaps) when nothing can be analysed; a device lying on a
+        surface is ``status="ok"`` with ``placement="not_on_person"`` and reason_code
+        ``not_on_person``: its stillness says nothing about a person.
+        """
         model = self._model
         if model is None:
             raise ModelLoadError("the motion model is not loaded")
@@ -102,46 +96,24 @@ class MotionAnalyzer(Analyzer[DecodedMotion, MotionResult]):
             "has_gyroscope": data.gyro is not None,
             "timestamp_unit": data.time_unit,
         }
-        if data.t.size < 2:
+        found = extract(data)
+        if isinstance(found, Refusal):
+            if found.sampling is not None:
+                common["sampling_rate_hz"] = round(found.sampling.rate_hz, 2)
+                common["duration_seconds"] = round(found.sampling.duration_s, 3)
             return MotionResult(
-                status="no_signal", reason="fewer than two distinct samples", quality=0.0, **common
+                status="no_signal",
+                reason=found.reason,
+                reason_code=found.code,
+                quality=found.quality,
+                **common,
             )
-        sampling = measure_sampling(data.t)
+        sampling, segments = found.sampling, found.segments
+        common["has_gyroscope"] = found.has_gyroscope
         common["sampling_rate_hz"] = round(sampling.rate_hz, 2)
         common["duration_seconds"] = round(sampling.duration_s, 3)
-        if sampling.rate_hz < MIN_RATE_HZ:
-            return MotionResult(
-                status="no_signal",
-                reason=f"sampling rate {sampling.rate_hz:.2f} Hz is below {MIN_RATE_HZ:g} Hz",
-                quality=0.0,
-                **common,
-            )
-        usable = [
-            (a, b) for a, b in sampling.segments if data.t[b - 1] - data.t[a] >= MIN_SEGMENT_SECONDS
-        ]
-        if not usable:
-            return MotionResult(
-                status="no_signal",
-                reason=(
-                    f"no stretch of at least {MIN_SEGMENT_SECONDS:g} s without gaps "
-                    f"(recording spans {sampling.duration_s:.1f} s)"
-                ),
-                quality=0.1,
-                **common,
-            )
-
-        gyro = data.gyro
-        segments = [
-            to_canonical(
-                data.t[a:b],
-                data.acc[a:b],
-                None if gyro is None else gyro[a:b],
-                sampling.rate_hz,
-            )
-            for a, b in usable
-        ]
-        usable_seconds = float(sum(data.t[b - 1] - data.t[a] for a, b in usable))
-        saturated = saturated_fraction(data.acc)
+        usable_seconds = float(sum(data.t[b - 1] - data.t[a] for a, b in found.usable))
+        saturated = saturated_fraction(found.acc)
         quality = MotionQuality(
             rate=round(float(np.interp(sampling.rate_hz, *_RATE_KNOTS)), 4),
             duration=round(float(np.interp(usable_seconds, *_DURATION_KNOTS)), 4),
@@ -153,25 +125,34 @@ class MotionAnalyzer(Analyzer[DecodedMotion, MotionResult]):
         )
         overall = quality.rate * quality.duration * quality.gaps * quality.saturation
 
-        use_gyro = gyro is not None
-        variant = model.with_gyro if use_gyro else model.acc_only
-        window_feats = np.vstack([segment_features(s, use_gyro=use_gyro) for s in segments])
-        probabilities = variant.predict_proba(window_feats).mean(axis=0)
-        best = int(np.argmax(probabilities))
-        activity = ACTIVITY_CLASSES[best]
-
+        heads = model.with_gyro if found.has_gyroscope else model.acc_only
+        estimate = estimate_states(heads, found.windows, model.posture_min_confidence)
         level, restlessness, stillness = self._movement(segments)
-        features = self._features(window_feats, use_gyro, segments, activity)
+        features = self._features(found, found.has_gyroscope, estimate)
+        reason = reason_code = None
+        if estimate.placement == "not_on_person":
+            reason_code = "not_on_person"
+            reason = (
+                "the device lies still on a surface: no tremor or sway of a person, so its "
+                "stillness says nothing about the person"
+            )
         return MotionResult(
             status="ok",
+            reason=reason,
+            reason_code=reason_code,
             quality=round(float(np.clip(overall, 0.0, 1.0)), 4),
-            confidence=round(float(probabilities[best]), 4),
-            activity=activity,
-            activity_probabilities={
-                name: round(float(p), 4)
-                for name, p in zip(ACTIVITY_CLASSES, probabilities, strict=True)
-            },
-            gravity_included=self._gravity_included(segments),
+            confidence=round(estimate.confidence, 4),
+            activity=estimate.activity,
+            activity_probabilities={k: round(v, 4) for k, v in estimate.probabilities.items()},
+            gravity_included=found.gravity_included,
+            placement=estimate.placement,
+            placement_confidence=round(estimate.placement_confidence, 4),
+            posture=estimate.posture,
+            posture_confidence=(
+                None if estimate.posture is None else round(estimate.posture_confidence, 4)
+            ),
+            acceleration_unit=found.unit.unit,
+            acceleration_unit_note=found.unit.note,
             features=features,
             quality_breakdown=quality,
             activity_level=level,
@@ -205,28 +186,9 @@ class MotionAnalyzer(Analyzer[DecodedMotion, MotionResult]):
         )
 
     @staticmethod
-    def _gravity_included(segments: list[CanonicalSegment]) -> bool | None:
-        """True when the slow part of the acceleration has Earth's magnitude (±15 %) and
-        is steady; False when it is near zero (< 3 m/s²); None in between (ambiguous)."""
-        gravity = np.concatenate([s.gravity for s in segments])
-        magnitude = np.linalg.norm(gravity, axis=1)
-        median = float(np.median(magnitude))
-        if abs(median - STANDARD_GRAVITY) <= 0.15 * STANDARD_GRAVITY:
-            return True
-        if median < 3.0:
-            return False
-        return None
-
-    @staticmethod
-    def _features(
-        window_feats: np.ndarray,
-        use_gyro: bool,
-        segments: list[CanonicalSegment],
-        activity: str,
-    ) -> dict[str, float]:
+    def _features(found: Extraction, use_gyro: bool, estimate: StateEstimate) -> dict[str, float]:
         """Readable, derived statistics averaged over the analysis windows."""
-        names = ACC_FEATURES + (GYRO_FEATURES if use_gyro else ())
-        mean = dict(zip(names, window_feats.mean(axis=0), strict=True))
+        mean = dict(zip(ALL_FEATURES, found.windows.mean(axis=0), strict=True))
         out = {
             "dynamic_acc_rms_ms2": float(np.exp(mean["log_acc_rms"]) - 0.01),
             "dynamic_acc_p90_ms2": float(np.exp(mean["log_acc_p90"]) - 0.01),
@@ -234,16 +196,19 @@ class MotionAnalyzer(Analyzer[DecodedMotion, MotionResult]):
             "dominant_frequency_hz": float(mean["dominant_hz"]),
             "spectral_entropy": float(mean["spectral_entropy"]),
             "periodicity": float(mean["periodicity"]),
-            "windows": float(window_feats.shape[0]),
+            "windows": float(found.windows.shape[0]),
+            "stairs_probability": estimate.stairs_probability,
         }
+        if found.gravity_included:
+            out["tilt_drift_deg"] = float(np.exp(mean["log_tilt_deg"]) - 0.01)
         if use_gyro:
             out["rotation_rms_rads"] = float(np.exp(mean["log_gyro_rms"]) - 0.005)
             out["rotation_p90_rads"] = float(np.exp(mean["log_gyro_p90"]) - 0.005)
-        if activity in ("walking", "running"):
-            period = step_period(segments, running=activity == "running")
+        if estimate.activity in ("walking", "running"):
+            period = step_period(found.segments, running=estimate.activity == "running")
             if period is not None:
                 out["cadence_steps_per_min"] = 60.0 / period
-        gravity = np.concatenate([s.gravity for s in segments])
+        gravity = np.concatenate([s.gravity for s in found.segments])
         out["gravity_magnitude_ms2"] = float(np.median(np.linalg.norm(gravity, axis=1)))
         return {
             key: round(max(value, 0.0) if key != "periodicity" else value, 4)

@@ -47,7 +47,8 @@ class DecodedMotion:
     """Validated motion samples on a strictly increasing time axis.
 
     ``t``: shape (n,), seconds from the first sample, strictly increasing.
-    ``acc``: shape (n, 3), m/s². ``gyro``: shape (n, 3), rad/s, or ``None``.
+    ``acc``: shape (n, 3), as sent (m/s² or g: the analyser reads the unit from gravity).
+    ``gyro``: shape (n, 3), rad/s, or ``None``.
     ``samples_received`` counts samples as sent, before duplicates were merged.
     """
 
@@ -94,7 +95,7 @@ def _check_values(t: np.ndarray, acc: np.ndarray, gyro: np.ndarray | None) -> No
                 (
                     index,
                     f"acceleration exceeds the plausible limit of {MAX_ABS_ACCELERATION:g} m/s² "
-                    "on an axis (units must be m/s²)",
+                    "on an axis (units must be m/s² or g)",
                 )
             )
     if gyro is not None:

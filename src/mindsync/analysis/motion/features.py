@@ -1,9 +1,10 @@
 """Orientation-free features of canonical 10 Hz motion, shared by inference and training.
 
-Every feature is invariant to how the device is held: it uses vector magnitudes or the
-power summed over the three axes (a rotation of the axes leaves both unchanged). Levels
-are log-transformed so that a quieter or louder device shifts features instead of
-stretching them.
+Every feature is invariant to how the device is held: it uses vector magnitudes, the
+power summed over the three axes (a rotation of the axes leaves both unchanged), or
+projections on the device's own gravity direction (vertical and horizontal parts of the
+movement, and how much that direction drifts). Levels are log-transformed so that a quieter
+or louder device shifts features instead of stretching them.
 """
 
 from __future__ import annotations
@@ -37,7 +38,19 @@ ACC_FEATURES: tuple[str, ...] = (
     "band_3_3_4_5",
     "periodicity",
 )
+#: Features read along the gravity direction; filled with neutral values and
+#: ``gravity_known = 0`` when the client removed gravity (then there is no vertical).
+GRAVITY_FEATURES: tuple[str, ...] = (
+    "gravity_known",
+    "log_vert_rms",
+    "log_horiz_rms",
+    "vert_share",
+    "vert_skew",
+    "log_tilt_deg",
+)
 GYRO_FEATURES: tuple[str, ...] = ("log_gyro_rms", "log_gyro_p90")
+ALL_FEATURES: tuple[str, ...] = ACC_FEATURES + GRAVITY_FEATURES + GYRO_FEATURES
+_TILT_EPS = 0.01  # degrees
 
 
 def windows(segment: np.ndarray) -> np.ndarray:
@@ -99,11 +112,58 @@ def step_period(segments: list[CanonicalSegment], *, running: bool) -> float | N
     return None
 
 
-def window_features(dynamic: np.ndarray, gyro: np.ndarray | None) -> np.ndarray:
-    """Features of a batch of windows, shape (w, len(ACC_FEATURES) [+ len(GYRO_FEATURES)]).
+def gravity_features(dynamic: np.ndarray, gravity: np.ndarray | None) -> list[np.ndarray]:
+    """The ``GRAVITY_FEATURES`` columns of (w, m, 3) windows; neutral when ``gravity`` is None.
+
+    Vertical is the window's mean gravity direction: the movement along it (a step's
+    bounce, a stair's lift) and across it, the skewness of the vertical part (impacts of
+    going down), and the RMS angle (degrees) by which gravity's direction drifts within the
+    window: a person sways and breathes (tenths of a degree to degrees), a device lying on
+    a desk does not (hundredths).
+    """
+    w = dynamic.shape[0]
+    total = np.sqrt(np.mean(np.einsum("wmc,wmc->wm", dynamic, dynamic), axis=1))
+    if gravity is None:
+        third = total / np.sqrt(3.0)
+        return [
+            np.zeros(w),
+            np.log(third + _ACC_EPS),
+            np.log(np.sqrt(2.0) * third + _ACC_EPS),
+            np.full(w, 1.0 / 3.0),
+            np.zeros(w),
+            np.zeros(w),
+        ]
+    norm = np.linalg.norm(gravity, axis=2, keepdims=True)
+    unit = gravity / np.maximum(norm, 1e-9)
+    mean_dir = unit.mean(axis=1)
+    mean_dir /= np.maximum(np.linalg.norm(mean_dir, axis=1, keepdims=True), 1e-9)
+    vertical = np.einsum("wmc,wc->wm", dynamic, mean_dir)
+    vert_rms = np.sqrt(np.mean(vertical**2, axis=1))
+    horiz_rms = np.sqrt(np.maximum(total**2 - vert_rms**2, 0.0))
+    centred = vertical - vertical.mean(axis=1, keepdims=True)
+    spread = np.sqrt(np.mean(centred**2, axis=1))
+    skew = np.mean(centred**3, axis=1) / np.maximum(spread, 1e-6) ** 3
+    cosines = np.clip(np.einsum("wmc,wc->wm", unit, mean_dir), -1.0, 1.0)
+    tilt = np.degrees(np.sqrt(np.mean(np.arccos(cosines) ** 2, axis=1)))
+    return [
+        np.ones(w),
+        np.log(vert_rms + _ACC_EPS),
+        np.log(horiz_rms + _ACC_EPS),
+        vert_rms**2 / np.maximum(total**2, 1e-12),
+        np.clip(skew, -5.0, 5.0),
+        np.log(tilt + _TILT_EPS),
+    ]
+
+
+def window_features(
+    dynamic: np.ndarray, gyro: np.ndarray | None, gravity: np.ndarray | None = None
+) -> np.ndarray:
+    """Features of a batch of windows, shape (w, len(ALL_FEATURES)).
 
     ``dynamic``: (w, m, 3) gravity-free acceleration, m/s², on the 10 Hz grid, m <= 128.
-    ``gyro``: (w, m, 3) rad/s or ``None`` (then the gyroscope features are left out).
+    ``gyro``: (w, m, 3) rad/s or ``None`` (then the gyroscope columns are zero and a model
+    variant without them must be used). ``gravity``: (w, m, 3) m/s², the slow part of an
+    input that included gravity, or ``None`` when it did not (see :func:`gravity_features`).
     """
     w, m, _ = dynamic.shape
     magnitude = np.sqrt(np.einsum("wmc,wmc->wm", dynamic, dynamic))
@@ -137,18 +197,27 @@ def window_features(dynamic: np.ndarray, gyro: np.ndarray | None) -> np.ndarray:
         entropy,
         *bands,
         np.clip(periodicity, -1.0, 1.0),
+        *gravity_features(dynamic, gravity),
     ]
     if gyro is not None:
         rate = np.sqrt(np.einsum("wmc,wmc->wm", gyro, gyro))
         columns.append(np.log(np.sqrt(np.mean(rate**2, axis=1)) + _GYRO_EPS))
         columns.append(np.log(np.percentile(rate, 90, axis=1) + _GYRO_EPS))
+    else:
+        columns += [np.zeros(w), np.zeros(w)]
     return np.column_stack(columns)
 
 
-def segment_features(segment: CanonicalSegment, *, use_gyro: bool) -> np.ndarray:
-    """Window features of one canonical stretch (see :func:`window_features`)."""
+def segment_features(
+    segment: CanonicalSegment, *, use_gyro: bool, use_gravity: bool = False
+) -> np.ndarray:
+    """Window features of one canonical stretch (see :func:`window_features`).
+
+    ``use_gravity``: the input included gravity, so its slow part gives the vertical.
+    """
     gyro = windows(segment.gyro) if use_gyro and segment.gyro is not None else None
-    return window_features(windows(segment.dynamic), gyro)
+    gravity = windows(segment.gravity) if use_gravity else None
+    return window_features(windows(segment.dynamic), gyro, gravity)
 
 
 def second_levels(segment: CanonicalSegment) -> tuple[np.ndarray, np.ndarray | None]:

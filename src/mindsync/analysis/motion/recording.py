@@ -12,7 +12,8 @@ class MotionRecording:
     """Motion samples as given by the client, not yet validated.
 
     ``timestamps``: shape (N,), seconds (as sent: epoch or relative, possibly unsorted).
-    ``acceleration``: shape (N, 3), m/s^2 (x, y, z), with or without gravity.
+    ``acceleration``: shape (N, 3), m/s^2 or g (x, y, z), with or without gravity; the
+    analyser tells the unit from gravity's size (see :mod:`~.units`).
     ``gyroscope``: shape (N, 3), rad/s, or ``None`` when the client sent none.
     Values may contain NaN/inf: the analyser's ``decode`` rejects them naming the index.
     """

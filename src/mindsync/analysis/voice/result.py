@@ -19,8 +19,8 @@ class VoiceQuality(BaseModel):
     snr_db: float | None = Field(description="Speech-to-background power ratio, dB.")
     clipping_fraction: float = Field(ge=0.0, le=1.0, description="Samples at full scale.")
     speech_fraction: float = Field(ge=0.0, le=1.0, description="Share of the clip with speech.")
-    speech_seconds: float = Field(ge=0.0)
-    duration_seconds: float = Field(ge=0.0)
+    speech_seconds: float = Field(ge=0.0, description="Seconds of speech found.")
+    duration_seconds: float = Field(ge=0.0, description="Length of the clip, seconds.")
     speech_level_dbfs: float | None = Field(
         default=None, description="Mean level of the speech frames, dBFS; null without speech."
     )
@@ -48,10 +48,16 @@ class VoiceResult(ModalityResult):
     features: dict[str, float] | None = Field(
         default=None, description="Acoustic features of the speech (see docs/models/voice.md)."
     )
-    f0_mean_hz: float | None = Field(default=None, ge=0.0)
-    speech_seconds: float = Field(ge=0.0)
-    voiced_seconds: float = Field(ge=0.0)
-    speech_fraction: float = Field(ge=0.0, le=1.0)
-    duration_seconds: float = Field(ge=0.0)
-    audio_quality: VoiceQuality
+    f0_mean_hz: float | None = Field(
+        default=None,
+        ge=0.0,
+        description="Mean pitch of the voiced speech, Hz; null without voicing.",
+    )
+    speech_seconds: float = Field(ge=0.0, description="Seconds of speech found.")
+    voiced_seconds: float = Field(ge=0.0, description="Seconds of voiced (pitched) speech.")
+    speech_fraction: float = Field(
+        ge=0.0, le=1.0, description="Share of the clip with speech, 0-1."
+    )
+    duration_seconds: float = Field(ge=0.0, description="Length of the clip, seconds.")
+    audio_quality: VoiceQuality = Field(description="What the audio quality is made of.")
     codec: str | None = Field(default=None, description="Decoder that read the clip.")

@@ -128,9 +128,9 @@ class Driver(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str
-    value: float
-    z: float
+    name: str = Field(description="Feature name (see docs/models/voice.md).")
+    value: float = Field(description="The feature's value in this clip.")
+    z: float = Field(description="Standard deviations from the reference mean.")
     direction: Literal["higher", "lower"] = Field(
         description="Whether the value is higher or lower than the reference mean."
     )

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Body
 from starlette.concurrency import run_in_threadpool
 
 from mindsync.api import services
@@ -20,7 +21,12 @@ from mindsync.api.deps import (
 from mindsync.api.errors import Conflict, error_responses
 from mindsync.api.metrics import SESSIONS_STORED, observe_analysis
 from mindsync.api.routing import JSONRoute
-from mindsync.api.schemas import AnalysisRequest, AnalysisResponse, SessionRead
+from mindsync.api.schemas import (
+    ANALYSIS_EXAMPLES,
+    AnalysisRequest,
+    AnalysisResponse,
+    SessionRead,
+)
 
 router = APIRouter(tags=["analysis"], route_class=JSONRoute)
 
@@ -29,10 +35,10 @@ router = APIRouter(tags=["analysis"], route_class=JSONRoute)
     "/analyze",
     response_model=AnalysisResponse,
     summary="Analyse face, voice and motion data",
-    responses=error_responses(401, 404, 409, 410, 413, 415, 422, 429, 501, 503),
+    responses=error_responses(401, 403, 404, 409, 410, 413, 415, 422, 429, 501, 503),
 )
 async def analyze(
-    body: AnalysisRequest,
+    body: Annotated[AnalysisRequest, Body(openapi_examples=ANALYSIS_EXAMPLES)],
     access: AccessDep,
     orchestrator: OrchestratorDep,
     factory: SessionFactoryDep,
@@ -41,12 +47,17 @@ async def analyze(
     clock: ClockDep,
     rules: RulesDep,
 ) -> AnalysisResponse:
-    """Analyse every modality in the request that the user consents to.
+    """Analyse every modality in the request that the user consented to.
 
-    Modalities the user turned off are neither decoded nor analysed, and are listed in
-    ``modalities_skipped`` with the reason. With ``store_history`` off nothing is stored;
-    anonymous results (when the server allows them) are never stored. Raw data is never
-    stored: only the derived results in this response.
+    Consent is explicit: a modality is analysed only after the user consented to it
+    (``POST /preferences``, the web app, or ``consent`` when the user was created). Other
+    modalities are neither decoded nor analysed and are listed in ``modalities_skipped``
+    with the reason ``no consent given``; when no modality of the request has consent the
+    answer is a 403 with code ``consent_required`` naming them.
+
+    With ``store_history`` off nothing is stored; anonymous results (when the server allows
+    them) are never stored. Raw data is never stored: only the derived results in this
+    response.
 
     A ``session_id`` makes the request idempotent: repeating it for the same user returns the
     stored result instead of analysing again; another user's id is a 409.

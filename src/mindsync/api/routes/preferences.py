@@ -13,7 +13,7 @@ from mindsync.api.deps import (
     refuse_erased,
     require_known_user,
 )
-from mindsync.api.errors import error_responses
+from mindsync.api.errors import ApiError, error_responses
 from mindsync.api.routing import JSONRoute
 from mindsync.api.schemas import PreferencesRead, PreferencesUpdate, UserId
 from mindsync.storage.repositories import preferences as prefs_repo
@@ -31,7 +31,11 @@ def update_preferences(
     body: PreferencesUpdate, db: DbDep, access: AccessDep, settings: SettingsDep, clock: ClockDep
 ) -> PreferencesRead:
     """Change the given fields; omitted ones keep their value. Consent times are recorded."""
-    user_id = access.user(body.user_id)
+    if body.user_id is None:
+        access.require_authenticated()
+        if access.user_id is None:
+            raise ApiError("the administrator must name the user", field="user_id")
+    user_id = access.user(body.user_id or access.user_id or "")
     refuse_erased(db, user_id, settings)
     changes = body.model_dump(exclude={"user_id"}, exclude_none=True)
     now = clock()

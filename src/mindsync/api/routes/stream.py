@@ -11,6 +11,10 @@ Protocol (see docs/api.md):
 - Every ``interval_ms`` with new data the server sends ``{"type": "result", ...}`` with the
   same fields as ``POST /analyze`` (smoothed), the client timestamps it includes, and how many
   face frames it dropped because they came faster than they could be analysed.
+- Only modalities the user consented to are analysed: ``ready`` lists them
+  (``modalities_allowed``) and the others (``modalities_skipped``, reason ``no consent
+  given``), whose data is dropped unread. With no consent at all the server sends an error
+  with code ``consent_required`` and closes the connection (1008).
 - ``{"type": "stop"}`` ends the stream; the server stores one session with the aggregate
   (under the user's preferences) and answers ``{"type": "stored", ...}``. An abrupt
   disconnect stores the same aggregate of what was already answered.
@@ -40,7 +44,7 @@ from mindsync.analysis.orchestrator import Orchestrator
 from mindsync.analysis.stream import Smoother, SpeakingTracker, StreamAggregate, StreamBuffers
 from mindsync.api import services
 from mindsync.api.deps import Access, authenticate, bearer_token
-from mindsync.api.errors import ApiError, NotFound
+from mindsync.api.errors import ApiError, ConsentRequired, NotFound
 from mindsync.api.pending import PendingWork
 from mindsync.api.schemas import AnalysisResponse, AssessmentRead
 from mindsync.storage.repositories.tokens import hash_token
@@ -231,9 +235,15 @@ class StreamSession:
         merged = {m: self.last_results[m] for m in MODALITIES if m in self.last_results}
         assessment = fuse(merged)
         scores = {
-            "stress_level": self.smoother.update("stress", assessment.stress.value),
-            "attention_score": self.smoother.update("attention", assessment.attention.value),
-            "overall_score": self.smoother.update("overall", assessment.overall.value),
+            "stress_level": self.smoother.update(
+                "stress", assessment.stress.value, assessment.stress.reason_code
+            ),
+            "attention_score": self.smoother.update(
+                "attention", assessment.attention.value, assessment.attention.reason_code
+            ),
+            "overall_score": self.smoother.update(
+                "overall", assessment.overall.value, assessment.overall.reason_code
+            ),
             "quality_score": self.smoother.update("quality", assessment.quality_score),
         }
         emotion = assessment.emotion_analysis
@@ -246,14 +256,15 @@ class StreamSession:
                 "session_id": self.session_id,
                 "included": stamps,
                 "processing_ms": round(took * 1000, 2),
-                **scores,
-                "emotion_analysis": emotion,
-                "assessment": AssessmentRead(
-                    stress=assessment.stress,
-                    attention=assessment.attention,
-                    overall=assessment.overall,
-                ).model_dump(mode="json"),
-                "modalities": {m: r.model_dump(mode="json") for m, r in results.items()},
+                **services.rounded(scores),
+                "stress_confidence": assessment.stress.confidence,
+                "attention_confidence": assessment.attention.confidence,
+                "overall_confidence": assessment.overall.confidence,
+                "emotion_analysis": services.rounded(emotion),
+                "assessment": AssessmentRead.of(assessment).model_dump(mode="json"),
+                "modalities": {
+                    m: services.rounded(r.model_dump(mode="json")) for m, r in results.items()
+                },
                 "recommendations": [r.text for r in recommend(self.rules, assessment, merged)],
                 "received": {"face": self.buffers.face_received},
                 "dropped": {"face": self.buffers.face_dropped},
@@ -284,17 +295,13 @@ class StreamSession:
             session_id=self.session_id,
             user_id=self.user_id,
             timestamp=self.started,
-            emotion_analysis=emotion_analysis,  # type: ignore[arg-type]
+            emotion_analysis=services.rounded(emotion_analysis),
             stress_level=self.aggregate.mean("stress_level"),
             attention_score=self.aggregate.mean("attention_score"),
             overall_score=self.aggregate.mean("overall_score"),
             quality_score=self.aggregate.mean("quality_score"),
             processing_time_ms=0.0,
-            assessment=AssessmentRead(
-                stress=assessment.stress,
-                attention=assessment.attention,
-                overall=assessment.overall,
-            ),
+            assessment=AssessmentRead.of(assessment),
             **services.modality_fields(merged),
             stored=True,
         )
@@ -335,6 +342,9 @@ async def analyze_stream(websocket: WebSocket) -> None:
                 user_id=session.user_id,
                 settings=session.settings,
             )
+            refused = [m for m in MODALITIES if not session.allowed(m)]
+            if len(refused) == len(MODALITIES):
+                raise services.consent_required_error(refused)
     except (TimeoutError, ValueError, WebSocketDisconnect) as exc:
         with contextlib.suppress(Exception):
             await websocket.close(
@@ -342,12 +352,16 @@ async def analyze_stream(websocket: WebSocket) -> None:
             )
         return
     except ApiError as exc:
+        error: dict[str, Any] = {
+            "type": "error",
+            "code": exc.code,
+            "message": exc.message,
+            "field": exc.field,
+        }
+        if isinstance(exc, ConsentRequired):
+            error["modalities"] = exc.modalities
         with contextlib.suppress(Exception):
-            await websocket.send_text(
-                json.dumps(
-                    {"type": "error", "code": exc.code, "message": exc.message, "field": exc.field}
-                )
-            )
+            await websocket.send_text(json.dumps(error))
             await websocket.close(code=1008, reason=exc.code)
         return
 
@@ -357,6 +371,13 @@ async def analyze_stream(websocket: WebSocket) -> None:
             "session_id": session.session_id,
             "interval_ms": round(session.interval * 1000),
             "stored": session.may_store,
+            # What this stream analyses; data of the other modalities is dropped unread.
+            "modalities_allowed": [m for m in MODALITIES if session.allowed(m)],
+            "modalities_skipped": [
+                {"modality": m, "reason": services.NO_CONSENT}
+                for m in MODALITIES
+                if not session.allowed(m)
+            ],
         }
     )
     ticker = asyncio.create_task(session.tick_loop())

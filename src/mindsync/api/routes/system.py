@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import asdict
 from datetime import timedelta
 from typing import Annotated, Any
 
@@ -14,8 +15,15 @@ from sqlalchemy import text
 from mindsync import __version__
 from mindsync.api.deps import AccessDep, ClockDep, DbDep, OrchestratorDep
 from mindsync.api.errors import error_responses
+from mindsync.api.metrics import local_processes, process_usages
 from mindsync.api.routing import JSONRoute
-from mindsync.api.schemas import HealthResponse, LatencyStats, RootResponse, StatsResponse
+from mindsync.api.schemas import (
+    HealthResponse,
+    LatencyStats,
+    ProcessStats,
+    RootResponse,
+    StatsResponse,
+)
 from mindsync.storage import migrate
 from mindsync.storage.repositories import metrics as metrics_repo
 from mindsync.storage.repositories import sessions as sessions_repo
@@ -157,4 +165,12 @@ def stats(
             for m, s in latencies.items()
         },
         sessions_stored=sessions_repo.count_sessions(db=db),
+        processes=_processes(request),
     )
+
+
+def _processes(request: Request) -> list[ProcessStats]:
+    """CPU and memory of this server process and of its analysis processes (the same figures
+    as ``/metrics``' ``mindsync_process_*``)."""
+    roles = local_processes(request.app.state.orchestrator)
+    return [ProcessStats(role=role, **asdict(usage)) for role, usage in process_usages(roles)]

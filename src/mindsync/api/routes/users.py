@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request
 from sqlalchemy.exc import IntegrityError
 
+from mindsync.api import services
 from mindsync.api.deps import (
     AccessDep,
     ClockDep,
@@ -37,6 +38,7 @@ from mindsync.api.schemas import (
 )
 from mindsync.storage.engine import checkpoint_sqlite
 from mindsync.storage.repositories import audit as audit_repo
+from mindsync.storage.repositories import preferences as prefs_repo
 from mindsync.storage.repositories import tokens as tokens_repo
 from mindsync.storage.repositories import trends as trends_repo
 from mindsync.storage.repositories import users as users_repo
@@ -54,7 +56,11 @@ router = APIRouter(tags=["users and privacy"], route_class=JSONRoute)
 def create_user(
     body: UserCreate, db: DbDep, access: AccessDep, clock: ClockDep, settings: SettingsDep
 ) -> UserCreated:
-    """Register a user; the response holds their token, which is never shown again."""
+    """Register a user; the response holds their token, which is never shown again.
+
+    ``consent`` records the modalities the user has explicitly agreed to (for example on a
+    sign-up form); without it nothing is analysed until the user consents.
+    """
     access.require_admin()
     now = clock()
     user_id = body.user_id or uuid.uuid4().hex
@@ -67,11 +73,22 @@ def create_user(
         db=db, user_id=user_id, now=now, ttl_days=settings.token_ttl_days
     )
     access.audit(db, action="create", target_user_id=user_id, resource="user", now=now)
+    consent = sorted(set(body.consent), key=body.consent.index)
+    if consent:
+        prefs_repo.upsert_preferences(
+            db=db,
+            user_id=user_id,
+            changes=services.consent_changes(consent),
+            defaults=services.default_preferences(settings),
+            now=now,
+        )
     try:
         db.commit()
     except IntegrityError:
         raise Conflict(f"user {user_id} already exists", field="user_id") from None
-    return UserCreated(user_id=user.id, name=user.name, created_at=now, token=token)
+    return UserCreated(
+        user_id=user.id, name=user.name, created_at=now, token=token, consent=consent
+    )
 
 
 @router.get(
