@@ -12,7 +12,7 @@ from schemathesis.specs.openapi.definitions import OPENAPI_31_VALIDATOR
 
 from tests.conftest import CONSENT_ALL, DATA_DIR, make_client
 
-PUBLIC_PATHS = {"/", "/health", "/metrics", "/openapi.json"}
+PUBLIC_PATHS = {"/", "/livez", "/health", "/metrics", "/openapi.json"}
 
 
 @pytest.fixture

@@ -106,6 +106,7 @@ def test_retention_counts_from_receipt_not_from_the_clients_timestamp(
         epoch = client.post("/analyze", json={"audio_data": AUDIO, "timestamp": 0})
         assert epoch.status_code == 422
         assert epoch.json()["error"]["field"] == "timestamp"
+        give_consent(client, "ula")
         old = client.post(
             "/analyze", json={"user_id": "ula", "audio_data": AUDIO, "timestamp": "2001-05-01"}
         )

@@ -361,7 +361,7 @@ export interface MetricRead {
 export interface MotionColumns {
   /** Seconds, one per sample. */
   timestamps: Array<number>;
-  /** m/s², with or without gravity. */
+  /** m/s² or g (told from gravity's size), with or without gravity. */
   acceleration: AxisColumns;
   /** rad/s; null when absent. */
   gyroscope?: AxisColumns | null;
@@ -802,7 +802,7 @@ export interface UserExport {
 
 /** Three axes of one sensor sample, in the device's frame. */
 export interface Vector3 {
-  /** X axis (unit of the sensor: m/s² or rad/s). */
+  /** X axis (unit of the sensor: m/s² or g, rad/s). */
   x: number;
   /** Y axis. */
   y: number;
