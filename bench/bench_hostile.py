@@ -244,6 +244,12 @@ def run_version(
         with httpx.Client(timeout=120) as client:
             token = client.post(url + "/users", json={"name": "bench"}, headers=admin)
             headers = {"Authorization": f"Bearer {token.json()['token']}"}
+            consent = {"face_enabled": True, "audio_enabled": True, "motion_enabled": True}
+            client.post(
+                url + "/preferences",
+                json={"user_id": token.json()["user_id"], **consent},
+                headers=headers,
+            )  # consent is off by default since issue 16
             _measure(client, url, headers, 5)  # warm-up
             time.sleep(1)
             idle_rss = _rss_mb(server.pid)

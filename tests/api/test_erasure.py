@@ -14,7 +14,7 @@ from pydantic import SecretStr
 
 from tests.api.fakes import fake_registry
 from tests.api.test_analyze import AUDIO, count
-from tests.conftest import make_client
+from tests.conftest import give_consent, make_client
 
 KEY = "k" * 40
 
@@ -33,6 +33,7 @@ def test_the_audit_log_keeps_no_session_id_of_an_erased_user(settings, clock, db
             "/users", json={"name": "Eli", "user_id": "eli", "consent": ["voice"]}
         ).json()
         eli = {"Authorization": f"Bearer {created['token']}"}
+        give_consent(admin, "eli")
         ids = [
             admin.post("/analyze", json={"audio_data": AUDIO}, headers=eli).json()["session_id"]
             for _ in range(4)
@@ -73,7 +74,9 @@ def test_the_generated_key_is_kept_in_the_database(settings, clock, db_engine) -
 def test_an_erased_user_does_not_come_back(settings, clock, db_engine) -> None:
     with make_client(settings, fake_registry(), clock) as admin:
         admin.post("/users", json={"name": "Hal", "user_id": "hal"})
-        admin.post("/analyze", json={"user_id": "hal", "audio_data": AUDIO})
+        give_consent(admin, "hal")
+        stored = admin.post("/analyze", json={"user_id": "hal", "audio_data": AUDIO})
+        assert stored.status_code == 200, stored.text
         assert admin.delete("/users/hal").status_code == 200
         attempts = [
             admin.post("/users", json={"name": "Hal again", "user_id": "hal"}),
@@ -102,6 +105,7 @@ def test_postgresql_table_files_hold_no_copy_after_an_erasure(settings, clock, d
     with make_client(settings, fake_registry(), clock) as admin:
         created = admin.post("/users", json={"name": marker, "user_id": marker}).json()
         token = {"Authorization": f"Bearer {created['token']}"}
+        give_consent(admin, marker)
         for _ in range(5):
             sid = admin.post("/analyze", json={"audio_data": AUDIO}, headers=token).json()
             admin.get(f"/session/{sid['session_id']}")

@@ -84,6 +84,14 @@ def proxied(tmp_path):
         shutil.rmtree(scratch, ignore_errors=True)
 
 
+def _consent(url: str, headers: dict[str, str], user_id: str) -> None:
+    consent = {"user_id": user_id, "face_enabled": True, "audio_enabled": True}
+    response = httpx.post(
+        url + "/preferences", json={**consent, "motion_enabled": True}, headers=headers
+    )
+    assert response.status_code == 200, response.text
+
+
 def _post_headers_only(port: int, token: str) -> tuple[bytes, float]:
     """Announce a 22 MB body, send none of it, and wait for the answer."""
     started = time.monotonic()
@@ -109,6 +117,7 @@ def test_a_real_user_is_served_through_the_proxy(proxied) -> None:
         url + "/users", json={"name": "Nia", "consent": ["face", "voice", "motion"]}, headers=admin
     ).json()
     headers = {"Authorization": f"Bearer {user['token']}"}
+    _consent(url, headers, user["user_id"])
     response = httpx.post(url + "/analyze", json={"motion_data": _motion(1)}, headers=headers)
     assert response.status_code == 200, response.text
     assert response.json()["stored"] is True
@@ -151,6 +160,7 @@ def test_hostile_clients_are_refused_while_a_user_is_served(proxied) -> None:
         url + "/users", json={"name": "Ola", "consent": ["face", "voice", "motion"]}, headers=admin
     ).json()
     headers = {"Authorization": f"Bearer {user['token']}"}
+    _consent(url, headers, user["user_id"])
     stop = threading.Event()
     hostile_codes: list[int] = []
 
