@@ -154,7 +154,7 @@ def motion_recording(data: Any) -> MotionRecording:
     gyro = None
     if n and all(s.gyroscope is not None for s in data):
         gyro = np.array(
-            [(s.gyroscope.x, s.gyroscope.y, s.gyroscope.z) for s in data],  # type: ignore[union-attr]
+            [(s.gyroscope.x, s.gyroscope.y, s.gyroscope.z) for s in data],
             dtype=np.float64,
         ).reshape(-1, 3)
     return MotionRecording(timestamps=t, acceleration=acc, gyroscope=gyro)
