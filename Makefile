@@ -94,7 +94,7 @@ lock:
 	rm -rf .lockenv
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
 
 ## bench: the benchmark harness (writes bench/results/latest.json and latest.md)
 bench: $(TEST_STAMP)
