@@ -52,10 +52,11 @@ install-test: $(TEST_STAMP)
 serve: $(STAMP)
 	$(BIN)/mindsync serve
 
-## test: set up, lint, and run the whole test suite (Python, then the JavaScript client's)
+## test: set up, lint, type-check (mypy strict), and run the whole test suite (Python, then the JavaScript client's)
 test: $(TEST_STAMP) browser proxy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 	@$(MAKE) --no-print-directory test-js
 
@@ -78,6 +79,7 @@ test-js: $(TEST_STAMP)
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 ## lock: re-pin every dependency after a change to pyproject.toml (needs the registry)
 lock:
@@ -92,7 +94,7 @@ lock:
 	rm -rf .lockenv
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
 
 ## bench: the benchmark harness (writes bench/results/latest.json and latest.md)
 bench: $(TEST_STAMP)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +24,7 @@ def analyze_one(registry: AnalyzerRegistry, modality: Modality, raw: Any) -> Mod
         raise ModalityUnavailable(f"{modality} analysis is unavailable: {reason}", field=modality)
     started = time.perf_counter()
     decoded = analyzer.decode(raw)
-    result = analyzer.analyze(decoded)
+    result: ModalityResult = analyzer.analyze(decoded)
     result.processing_ms = round((time.perf_counter() - started) * 1000, 3)
     return result
 
@@ -81,6 +81,7 @@ class Orchestrator:
         Unavailable modalities are refused before any work starts.
         """
         order = [m for m in MODALITIES if m in inputs]
+        futures: list[Awaitable[ModalityResult]]
         if self.pool is not None:
             _check_described(self.pool.description, order)
             futures = [self.pool.run(m, inputs[m]) for m in order]

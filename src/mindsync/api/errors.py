@@ -6,6 +6,7 @@ Clients never see a traceback or their own rejected input echoed back.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -108,7 +109,7 @@ def error_response(
     *,
     field: str | None = None,
     details: list[dict[str, Any]] | None = None,
-    headers: dict[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
     modalities: list[str] | None = None,
 ) -> JSONResponse:
     """A JSON error response in the shared shape."""
@@ -150,7 +151,7 @@ def _analysis_status(exc: AnalysisError) -> int:
 
 async def _validation_handler(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    details = []
+    details: list[dict[str, Any]] = []
     for err in exc.errors():
         if err.get("type") == "json_invalid":
             # The parser's own words (never the input), and where it stopped reading.
@@ -165,7 +166,7 @@ async def _validation_handler(_: Request, exc: Exception) -> JSONResponse:
         # Never echo ``input`` or ``ctx``: they may hold a whole image, or NaN that breaks JSON.
         message = str(err["msg"]).removeprefix("Value error, ")
         details.append({"field": _field_path(err.get("loc", ())), "message": message})
-    first = details[0] if details else {"field": None, "message": "invalid request"}
+    first: dict[str, Any] = details[0] if details else {"field": None, "message": "invalid request"}
     message = f"{first['field']}: {first['message']}" if first["field"] else first["message"]
     return error_response(422, "validation_error", message, field=first["field"], details=details)
 

@@ -240,10 +240,10 @@ class TokenCache:
         """The owner if the cache already holds the token as valid; never a database lookup."""
         await self.refresh()
         entry = self._entries.get(token_hash)
-        if entry is None or entry[0] is None:
+        if entry is None:
             return None
         owner, at = entry
-        if time.monotonic() - at >= self.positive_seconds:
+        if owner is None or time.monotonic() - at >= self.positive_seconds:
             return None
         if owner.expires_at is not None and owner.expires_at <= now:
             return None

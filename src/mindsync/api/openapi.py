@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI
+from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from mindsync.analysis.face.result import FaceResult
@@ -18,7 +19,11 @@ from mindsync.analysis.motion.result import MotionResult
 from mindsync.analysis.voice.result import VoiceResult
 
 REF = "#/components/schemas/{model}"
-MODALITY_RESULTS = {"face": FaceResult, "voice": VoiceResult, "motion": MotionResult}
+MODALITY_RESULTS: dict[str, type[BaseModel]] = {
+    "face": FaceResult,
+    "voice": VoiceResult,
+    "motion": MotionResult,
+}
 
 
 def _typed_modalities(schemas: dict[str, Any]) -> None:
@@ -53,6 +58,7 @@ def install_openapi(app: FastAPI) -> None:
         if app.openapi_schema is None:
             document = FastAPI.openapi(app)  # FastAPI's own generator; it caches the result
             _typed_modalities(document.setdefault("components", {}).setdefault("schemas", {}))
+            return document
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -63,12 +64,12 @@ CONSENT_HOW = (
 )
 
 
-def consent_required_error(modalities: list[str]) -> ConsentRequired:
+def consent_required_error(modalities: Sequence[str]) -> ConsentRequired:
     """The 403 for a request none of whose modalities the user consented to."""
     return ConsentRequired(
         f"no consent given for {', '.join(modalities)}: {CONSENT_HOW}",
         field=MODALITY_FIELDS[modalities[0]][0],  # type: ignore[index]
-        modalities=modalities,
+        modalities=list(modalities),
     )
 
 
@@ -119,7 +120,7 @@ def default_preferences(settings: Settings) -> dict[str, Any]:
 CONSENT_PREFERENCE: dict[str, str] = {m: pref for m, (_, pref) in MODALITY_FIELDS.items()}
 
 
-def consent_changes(modalities: list[str]) -> dict[str, bool]:
+def consent_changes(modalities: Sequence[str]) -> dict[str, bool]:
     """The preference changes that record consent to ``modalities`` (and no other)."""
     return {CONSENT_PREFERENCE[m]: True for m in modalities}
 
@@ -154,7 +155,7 @@ def motion_recording(data: Any) -> MotionRecording:
     gyro = None
     if n and all(s.gyroscope is not None for s in data):
         gyro = np.array(
-            [(s.gyroscope.x, s.gyroscope.y, s.gyroscope.z) for s in data],  # type: ignore[union-attr]
+            [(s.gyroscope.x, s.gyroscope.y, s.gyroscope.z) for s in data],
             dtype=np.float64,
         ).reshape(-1, 3)
     return MotionRecording(timestamps=t, acceleration=acc, gyroscope=gyro)

@@ -7,14 +7,21 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import CursorResult, Result, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
+
+
+def rowcount(result: Result[*tuple[Any, ...]]) -> int:
+    """How many rows the INSERT, UPDATE or DELETE that gave ``result`` matched."""
+    # Session.execute returns a CursorResult for these statements, but SQLAlchemy types its
+    # return value as the general Result, which has no rowcount.
+    return cast(CursorResult[*tuple[Any, ...]], result).rowcount
 
 
 def _prepare_sqlite_path(url: str) -> None:

@@ -9,6 +9,7 @@ from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from mindsync.core.config import Settings
+from mindsync.storage.engine import rowcount
 from mindsync.storage.models import (
     AnalysisMetric,
     MaintenanceRun,
@@ -58,19 +59,19 @@ def run_retention(
     deleted_sessions = 0
     for start in range(0, len(expired_ids), 500):
         chunk = expired_ids[start : start + 500]
-        deleted_metrics += db.execute(
-            delete(AnalysisMetric).where(AnalysisMetric.session_id.in_(chunk))
-        ).rowcount
-        deleted_sessions += db.execute(
-            delete(SessionRecord).where(SessionRecord.id.in_(chunk))
-        ).rowcount
+        deleted_metrics += rowcount(
+            db.execute(delete(AnalysisMetric).where(AnalysisMetric.session_id.in_(chunk)))
+        )
+        deleted_sessions += rowcount(
+            db.execute(delete(SessionRecord).where(SessionRecord.id.in_(chunk)))
+        )
     metrics_cutoff = now - timedelta(days=metrics_retention_days)
-    deleted_metrics += db.execute(
-        delete(AnalysisMetric).where(AnalysisMetric.created_at < metrics_cutoff)
-    ).rowcount
-    deleted_requests = db.execute(
-        delete(RequestMetric).where(RequestMetric.created_at < metrics_cutoff)
-    ).rowcount
+    deleted_metrics += rowcount(
+        db.execute(delete(AnalysisMetric).where(AnalysisMetric.created_at < metrics_cutoff))
+    )
+    deleted_requests = rowcount(
+        db.execute(delete(RequestMetric).where(RequestMetric.created_at < metrics_cutoff))
+    )
     return RetentionReport(
         sessions=deleted_sessions,
         analysis_metrics=deleted_metrics,

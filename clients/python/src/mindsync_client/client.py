@@ -61,7 +61,7 @@ def analysis_body(
 def _wait(error: MindSyncError | None, attempt: int) -> float:
     if error is not None and error.retry_after is not None:
         return min(error.retry_after, MAX_WAIT_S)
-    return min(DEFAULT_BACKOFF_S * 2**attempt, MAX_WAIT_S)
+    return min(DEFAULT_BACKOFF_S * 2.0**attempt, MAX_WAIT_S)
 
 
 def _result(response: httpx.Response) -> Any:

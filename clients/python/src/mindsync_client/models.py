@@ -47,7 +47,8 @@ class AnalysisResult:
     def from_json(cls, body: dict[str, Any]) -> AnalysisResult:
         """Build from a response body; fields the server added later stay in ``raw``."""
         names = {f.name for f in fields(cls)} - {"raw"}
-        return cls(**{n: body.get(n) for n in names}, raw=body)
+        values: dict[str, Any] = {n: body.get(n) for n in names}
+        return cls(**values, raw=body)
 
     def score(self, name: str) -> Score:
         """``stress``, ``attention`` or ``overall`` with its confidence and modalities."""

@@ -335,7 +335,8 @@ class FaceAnalyzer(Analyzer[FaceImage, FaceResult]):
                 quality=0.05,
             )
         # A real face the mesh could not read because of the light is worth saying so.
-        grey = np.asarray(image.crop(tuple(round(v) for v in largest.box)).convert("L"))
+        left, top, right, bottom = (round(v) for v in largest.box)
+        grey = np.asarray(image.crop((left, top, right, bottom)).convert("L"))
         mean_grey = float(grey.mean()) if grey.size else 128.0
         if mean_grey <= q.TOO_DARK_MEAN:
             return self._too_dark(quality=0.05)

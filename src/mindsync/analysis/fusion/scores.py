@@ -227,16 +227,20 @@ def _attention(
     if situation.moving:
         # Screen attention is not low while walking: it does not apply.
         why = "screen attention does not apply while the person is moving"
-        excluded = [
+        screen: tuple[tuple[Modality, ModalityResult | None], ...] = (
+            ("face", face),
+            ("motion", motion),
+        )
+        not_applicable = [
             Exclusion(modality=m, reason_code="not_applicable_moving", reason=why)
-            for m, r in (("face", face), ("motion", motion))
+            for m, r in screen
             if r is not None
         ]
         return _score(
             None,
             0.0,
             [],
-            excluded,
+            not_applicable,
             null_code="not_applicable_moving",
             null_reason=f"{why} ({situation.situation})",
         )
@@ -287,7 +291,7 @@ def _overall(
         return _score(None, 0.0, [], [])
     used = sorted({m for _, _, ms in components for m in ms}, key=MODALITIES.index)
     raw = sum(v * w for v, w, _ in components) / total
-    return _score(raw, total / 3.0, used, [])  # type: ignore[arg-type]
+    return _score(raw, total / 3.0, used, [])
 
 
 def fuse(results: Mapping[Modality, ModalityResult]) -> Assessment:

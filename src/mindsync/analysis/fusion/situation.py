@@ -113,8 +113,8 @@ def motion_state(motion: ModalityResult | None) -> tuple[MotionState | None, flo
         return None, 0.0, None
     base = motion.confidence if motion.confidence is not None else 0.5
     placement = getattr(motion, "placement", None)
-    placement_conf = getattr(motion, "placement_confidence", None)
-    if placement is not None and (placement_conf or 0.0) >= MIN_PLACEMENT_CONFIDENCE:
+    placement_conf: float = getattr(motion, "placement_confidence", None) or 0.0
+    if placement is not None and placement_conf >= MIN_PLACEMENT_CONFIDENCE:
         state: MotionState = "moving" if placement == "moving_with_person" else placement
         return state, float(placement_conf), "model"
     activity = getattr(motion, "activity", None)

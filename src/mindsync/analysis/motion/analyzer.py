@@ -37,7 +37,10 @@ _DURATION_KNOTS = ((3.0, 10.0, 20.0), (0.4, 0.9, 1.0))
 
 
 def _graded(level: np.ndarray, quiet: float, busy: float) -> np.ndarray:
-    return np.clip(np.log(np.maximum(level, 1e-9) / quiet) / np.log(busy / quiet), 0.0, 1.0)
+    graded: np.ndarray = np.clip(
+        np.log(np.maximum(level, 1e-9) / quiet) / np.log(busy / quiet), 0.0, 1.0
+    )
+    return graded
 
 
 class MotionAnalyzer(Analyzer[DecodedMotion, MotionResult]):

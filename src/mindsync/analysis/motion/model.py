@@ -62,7 +62,8 @@ class TanhNet:
                 h = np.tanh(h)
         h -= h.max(axis=1, keepdims=True)
         e = np.exp(h)
-        return e / e.sum(axis=1, keepdims=True)
+        probabilities: np.ndarray = e / e.sum(axis=1, keepdims=True)
+        return probabilities
 
 
 @dataclass(frozen=True, slots=True)

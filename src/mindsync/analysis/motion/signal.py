@@ -99,13 +99,17 @@ def saturated_fraction(acc: np.ndarray) -> float:
 
 @lru_cache(maxsize=64)
 def _lowpass(order: int, cutoff_hz: float, fs_hz: float) -> np.ndarray:
-    return signal.butter(order, cutoff_hz, btype="lowpass", fs=fs_hz, output="sos")
+    sos: np.ndarray = signal.butter(order, cutoff_hz, btype="lowpass", fs=fs_hz, output="sos")
+    return sos
 
 
 def _filtfilt(sos: np.ndarray, x: np.ndarray) -> np.ndarray:
     """Zero-phase filtering along axis 0 with padding that also fits short stretches."""
     default_pad = 3 * (2 * sos.shape[0] + 1)
-    return signal.sosfiltfilt(sos, x, axis=0, padlen=min(default_pad, x.shape[0] - 2))
+    filtered: np.ndarray = signal.sosfiltfilt(
+        sos, x, axis=0, padlen=min(default_pad, x.shape[0] - 2)
+    )
+    return filtered
 
 
 def to_canonical(

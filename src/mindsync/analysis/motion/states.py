@@ -54,7 +54,7 @@ def estimate_states(
 ) -> StateEstimate:
     """Run the three heads on ``windows`` ((w, len(ALL_FEATURES))) and combine them."""
     internal = heads["activity"].predict_proba(windows).mean(axis=0)
-    public = dict.fromkeys(ACTIVITY_CLASSES, 0.0)
+    public: dict[str, float] = dict.fromkeys(ACTIVITY_CLASSES, 0.0)
     for name, p in zip(HEAD_CLASSES["activity"], internal, strict=True):
         public[_PUBLIC[name]] += float(p)
     activity: ActivityClass = max(ACTIVITY_CLASSES, key=lambda c: public[c])

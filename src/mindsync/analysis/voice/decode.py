@@ -157,7 +157,7 @@ def decode_audio(data: bytes, *, max_seconds: float) -> DecodedAudio:
 _INT_SCALE = {"s16": 32768.0, "s32": 2147483648.0, "s64": 9223372036854775808.0}
 
 
-_DTYPES = {
+_DTYPES: dict[str, type[np.generic]] = {
     "flt": np.float32,
     "dbl": np.float64,
     "s16": np.int16,
@@ -182,14 +182,17 @@ def _frame_array(frame: av.AudioFrame, n_channels: int) -> np.ndarray:
     n = int(frame.samples)
     planes = frame.planes
     if fmt.is_planar and n_channels == 1:
-        return np.frombuffer(planes[0], dtype=dtype, count=n).copy()[None, :]
+        return np.frombuffer(memoryview(planes[0]), dtype=dtype, count=n).copy()[None, :]
     if fmt.is_planar:
         if len(planes) < n_channels:
             raise ValueError("fewer planes than channels")
         return np.stack(
-            [np.frombuffer(planes[i], dtype=dtype, count=n).copy() for i in range(n_channels)]
+            [
+                np.frombuffer(memoryview(planes[i]), dtype=dtype, count=n).copy()
+                for i in range(n_channels)
+            ]
         )
-    return np.frombuffer(planes[0], dtype=dtype, count=n * n_channels).copy()[None, :]
+    return np.frombuffer(memoryview(planes[0]), dtype=dtype, count=n * n_channels).copy()[None, :]
 
 
 def _mono(arrays: list[np.ndarray], fmt_name: str, planar: bool, channels: int) -> np.ndarray:
@@ -210,7 +213,8 @@ def _mono(arrays: list[np.ndarray], fmt_name: str, planar: bool, channels: int) 
         data = (arr / _INT_SCALE[name]).astype(np.float32)
     else:  # pragma: no cover - FFmpeg has no other sample formats
         raise InputError(f"{FIELD} uses an unsupported sample format {fmt_name}", field=FIELD)
-    return data[0] if data.shape[0] == 1 else data.mean(axis=0, dtype=np.float32)
+    mono: np.ndarray = data[0] if data.shape[0] == 1 else data.mean(axis=0, dtype=np.float32)
+    return mono
 
 
 def _to_target_rate(chunks: list[np.ndarray], rate: int) -> np.ndarray:
@@ -233,14 +237,16 @@ def _antialias(up: int, down: int) -> np.ndarray:
     The shorter transition band (about 0.3 of the output Nyquist) aliases only above
     5 kHz at 16 kHz output, where no feature looks, for 40 % of the filtering cost.
     """
-    taps = firwin(2 * 5 * max(up, down) + 1, 1.0 / max(up, down), window=("kaiser", 5.0))
+    taps: np.ndarray = firwin(
+        2 * 5 * max(up, down) + 1, 1.0 / max(up, down), window=("kaiser", 5.0)
+    )
     taps.setflags(write=False)
     return taps
 
 
 def resample(x: np.ndarray, up: int, down: int) -> np.ndarray:
     """Resample mono ``x`` by ``up / down`` (polyphase, cached filter); returns float32."""
-    out = resample_poly(x, up, down, window=_antialias(up, down))
+    out: np.ndarray = resample_poly(x, up, down, window=_antialias(up, down))
     return out.astype(np.float32, copy=False)
 
 

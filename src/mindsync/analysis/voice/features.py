@@ -196,14 +196,16 @@ def _hysteresis(aperiodicity: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     run_id = np.cumsum(breaks)
     has_strong = np.zeros(run_id[-1] + 1, dtype=bool)
     has_strong[run_id[strong]] = True
-    return weak & has_strong[run_id]
+    voiced: np.ndarray = weak & has_strong[run_id]
+    return voiced
 
 
 @functools.lru_cache(maxsize=1)
 def _highpass() -> np.ndarray:
     """4th-order Butterworth high-pass at :data:`HIGHPASS_HZ` for the 8 kHz pitch signal."""
     # Not frozen: scipy's sosfilt wants a writable buffer (it does not write to it).
-    return butter(4, HIGHPASS_HZ, btype="highpass", fs=PITCH_RATE, output="sos")
+    sos: np.ndarray = butter(4, HIGHPASS_HZ, btype="highpass", fs=PITCH_RATE, output="sos")
+    return sos
 
 
 def _clean_track(f0: np.ndarray, nccf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -256,7 +258,8 @@ def _refine(y: np.ndarray, peaks: np.ndarray) -> np.ndarray:
     denom = a - 2.0 * b + c
     with np.errstate(divide="ignore", invalid="ignore"):
         shift = np.where(np.abs(denom) > 1e-12, 0.5 * (a - c) / denom, 0.0)
-    return inner + np.clip(shift, -0.5, 0.5)
+    refined: np.ndarray = inner + np.clip(shift, -0.5, 0.5)
+    return refined
 
 
 def _perturbation(x: np.ndarray, f0: np.ndarray) -> tuple[float | None, float | None]:

@@ -89,7 +89,8 @@ def _frame_power(x: np.ndarray) -> np.ndarray:
     n = (x.shape[0] - N_FFT) // HOP + 1
     if n <= 0:
         return np.zeros(0)
-    return sliding_window_view(x, N_FFT)[::HOP][:n].astype(np.float64).var(axis=1)
+    power: np.ndarray = sliding_window_view(x, N_FFT)[::HOP][:n].astype(np.float64).var(axis=1)
+    return power
 
 
 def tone_share(x: np.ndarray) -> tuple[float, float | None]:

@@ -46,7 +46,7 @@ from mindsync.api import services
 from mindsync.api.deps import Access, authenticate, bearer_token
 from mindsync.api.errors import ApiError, ConsentRequired, NotFound
 from mindsync.api.pending import PendingWork
-from mindsync.api.schemas import AnalysisResponse, AssessmentRead
+from mindsync.api.schemas import AnalysisResponse, AssessmentRead, PreferencesRead
 from mindsync.storage.repositories.tokens import hash_token
 
 logger = logging.getLogger(__name__)
@@ -107,7 +107,7 @@ class StreamSession:
         self.aggregate = StreamAggregate()
         self.speaking = SpeakingTracker()
         self.last_results: dict[Modality, ModalityResult] = {}
-        self.prefs = None
+        self.prefs: PreferencesRead | None = None
         self.seq = 0
         self.started = self.clock()
         self.closed = asyncio.Event()

@@ -32,7 +32,8 @@ router = APIRouter(tags=["system"], route_class=JSONRoute)
 
 
 def _uptime(request: Request) -> float:
-    return round(time.monotonic() - request.app.state.started_monotonic, 3)
+    started: float = request.app.state.started_monotonic
+    return round(time.monotonic() - started, 3)
 
 
 @router.get("/", response_model=RootResponse, summary="What this service is")

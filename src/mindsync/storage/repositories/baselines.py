@@ -16,7 +16,8 @@ from mindsync.storage.repositories import users as users_repo
 Updater = Callable[[tuple[int, float, float] | None, float], tuple[int, float, float]]
 
 
-_TABLE = UserBaseline.__table__
+# The Core table (typed ``Table``, which ``UserBaseline.__table__`` is not to the type checker).
+_TABLE = UserBaseline.metadata.tables[UserBaseline.__tablename__]
 
 
 def get_baselines(*, db: Session, user_id: str) -> dict[str, tuple[int, float, float]]:

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from mindsync.storage.engine import rowcount
 from mindsync.storage.models import ApiToken, AuthState
 
 TOKEN_PREFIX = "ms_"
@@ -96,7 +97,7 @@ def bump_generation(*, db: Session) -> None:
     result = db.execute(
         update(AuthState).where(AuthState.id == 1).values(generation=AuthState.generation + 1)
     )
-    if not result.rowcount:
+    if not rowcount(result):
         db.add(AuthState(id=1, generation=1))
 
 
@@ -108,7 +109,7 @@ def revoke_token(*, db: Session, token: str, now: datetime) -> bool:
         .values(revoked_at=now)
     )
     bump_generation(db=db)
-    return bool(result.rowcount)
+    return bool(rowcount(result))
 
 
 def rotate_tokens(

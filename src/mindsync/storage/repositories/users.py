@@ -14,6 +14,7 @@ from sqlalchemy import Engine, delete, exists, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from mindsync.core.clock import utcnow
+from mindsync.storage.engine import rowcount
 from mindsync.storage.models import (
     AnalysisMetric,
     ApiToken,
@@ -163,13 +164,13 @@ def erase_user(
         .where(AuditEvent.actor == f"user:{user_id}")
         .values(actor=f"user:{alias}")
     )
-    metrics = db.execute(delete(AnalysisMetric).where(AnalysisMetric.user_id == user_id)).rowcount
-    sessions = db.execute(delete(SessionRecord).where(SessionRecord.user_id == user_id)).rowcount
-    prefs = db.execute(delete(UserPreferences).where(UserPreferences.user_id == user_id)).rowcount
-    baselines = db.execute(delete(UserBaseline).where(UserBaseline.user_id == user_id)).rowcount
-    tokens = db.execute(delete(ApiToken).where(ApiToken.user_id == user_id)).rowcount
+    metrics = rowcount(db.execute(delete(AnalysisMetric).where(AnalysisMetric.user_id == user_id)))
+    sessions = rowcount(db.execute(delete(SessionRecord).where(SessionRecord.user_id == user_id)))
+    prefs = rowcount(db.execute(delete(UserPreferences).where(UserPreferences.user_id == user_id)))
+    baselines = rowcount(db.execute(delete(UserBaseline).where(UserBaseline.user_id == user_id)))
+    tokens = rowcount(db.execute(delete(ApiToken).where(ApiToken.user_id == user_id)))
     tokens_repo.bump_generation(db=db)  # every worker's token cache forgets the user's tokens
-    users = db.execute(delete(User).where(User.id == user_id)).rowcount
+    users = rowcount(db.execute(delete(User).where(User.id == user_id)))
     digest = _digest(user_id, key)
     if db.get(ErasedUser, digest) is None:
         db.add(ErasedUser(pseudonym=digest, erased_at=now or utcnow()))
