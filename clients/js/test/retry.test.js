@@ -103,7 +103,9 @@ describe("against a real server", () => {
     const retries = [];
     const client = new Client(server.url, user.token, { maxRetries: 2, onRetry: (r) => retries.push(r) });
     const sessionId = crypto.randomUUID();
-    const error = await client.analyze({ motion: walk(), sessionId }).catch((e) => e);
+    // Five minutes at 100 Hz: tens of milliseconds of analysis, far past the 1 ms limit on
+    // any machine (a 6 s walk could come close to it on a fast, idle one).
+    const error = await client.analyze({ motion: walk(300, 100), sessionId }).catch((e) => e);
     assert.ok(error instanceof ServiceUnavailable, String(error));
     assert.equal(error.retryAfter, 1);
     assert.deepEqual(retries.map((r) => [r.error.status, r.waitS]), [[503, 1], [503, 1]]);
