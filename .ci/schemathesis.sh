@@ -7,7 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PORT="${SCHEMATHESIS_PORT:-8765}"
+# A free port unless told: a fixed one collides with another run on the same machine.
+PORT="${SCHEMATHESIS_PORT:-$(.venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}"
 EXAMPLES="${SCHEMATHESIS_EXAMPLES:-1000}"
 WORK="$(mktemp -d)"
 TOKEN="schemathesis-admin-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
@@ -23,6 +24,9 @@ SERVER=$!
 for _ in $(seq 1 120); do
     if .venv/bin/python -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:$PORT/livez', timeout=1)" 2>/dev/null; then
         break
+    fi
+    if ! kill -0 "$SERVER" 2>/dev/null; then
+        echo "the server did not start:"; tail -n 30 "$WORK/server.log"; exit 1
     fi
     sleep 0.5
 done
