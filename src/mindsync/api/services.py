@@ -134,7 +134,10 @@ def effective_preferences(
 
 
 def motion_recording(data: Any) -> MotionRecording:
-    """Convert the request's motion samples (either form) into numpy arrays."""
+    """Convert the request's motion samples (either form) into numpy arrays (a recording
+    that validation already built, the usual case, is returned as it is)."""
+    if isinstance(data, MotionRecording):
+        return data
     if isinstance(data, MotionColumns):
         t = np.asarray(data.timestamps, dtype=np.float64)
         acc = np.column_stack(
