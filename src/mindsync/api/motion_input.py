@@ -46,7 +46,8 @@ def _axes(vectors: list[Any]) -> np.ndarray | None:
     rows = list(map(_AXES, vectors))  # KeyError when an axis is missing
     if not _all_numbers(chain.from_iterable(rows)):
         return None
-    return np.array(rows, dtype=np.float64).reshape(-1, 3)
+    flat = np.fromiter(chain.from_iterable(rows), dtype=np.float64, count=3 * len(rows))
+    return flat.reshape(-1, 3)
 
 
 def _from_samples(data: list[Any]) -> MotionRecording | None:
@@ -67,7 +68,7 @@ def _from_samples(data: list[Any]) -> MotionRecording | None:
         if gyroscope is None:
             return None
     return MotionRecording(
-        timestamps=np.array(timestamps, dtype=np.float64),
+        timestamps=np.fromiter(timestamps, dtype=np.float64, count=len(timestamps)),
         acceleration=acceleration,
         gyroscope=gyroscope,
     )
