@@ -380,9 +380,8 @@ def store_analysis(
             users_repo.lock_user(db=db, user_id=response.user_id)
             _refuse_erased(db, response.user_id, pseudonym_key)
         if owner_must_exist and response.user_id is not None:
-            # Under the user's lock: an erasure that committed while this was being analysed
-            # must not get data back (an erasure still running waits for this store).
-            users_repo.lock_user(db=db, user_id=response.user_id)
+            # Still under the user's lock (taken above): an erasure that committed while this
+            # was being analysed must not get data back (one still running waits for us).
             if not users_repo.user_exists(db=db, user_id=response.user_id):
                 raise NotFound(
                     f"user {response.user_id} was erased during the analysis; nothing was stored",
