@@ -607,7 +607,15 @@ def markdown(report: dict[str, Any]) -> str:
         f"{report['machine']['python']}, {report['workers']} gunicorn worker with "
         f"{report['analysis_processes']} analysis processes, {report['database']}; load "
         "generator on the same machine. Command: `.venv/bin/python bench/run.py"
-        + (" --postgres URL`." if report["database"] == "PostgreSQL" else "`."),
+        + (" --postgres URL" if report["database"] == "PostgreSQL" else "")
+        + (" --baseline DIR" if report.get("baseline") else "")
+        + "`"
+        + (
+            f"; rows marked *baseline* come from the tree in `{report['baseline']}`, served "
+            "by its own server under the same load, phase by phase."
+            if report.get("baseline")
+            else "."
+        ),
         "",
     ]
     ratios = report["motion_list_over_floor"]
