@@ -15,11 +15,15 @@ from pydantic import (
     Discriminator,
     Field,
     Tag,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
     model_validator,
 )
 
 from mindsync.analysis.fusion import Assessment, PersonalComparison, Recommendation
 from mindsync.analysis.fusion.situation import Situation
+from mindsync.analysis.motion.recording import MotionRecording
+from mindsync.api.motion_input import fast_motion_recording
 
 USER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"
 
@@ -169,6 +173,16 @@ def _motion_form(value: Any) -> str | None:
     return None
 
 
+def _motion_fast_path(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    """A well-formed motion payload becomes a :class:`MotionRecording` at C speed
+    (:mod:`~mindsync.api.motion_input`); anything else is validated field by field, so that
+    errors name the sample, the field and the reason exactly as before."""
+    if isinstance(value, MotionRecording):
+        return value
+    recording = fast_motion_recording(value)
+    return recording if recording is not None else handler(value)
+
+
 #: The two motion forms as a named ``oneOf``; the JSON type alone tells them apart.
 MotionData = Annotated[
     Annotated[
@@ -186,6 +200,7 @@ MotionData = Annotated[
         custom_error_message="motion_data must be a list of samples or an object with "
         "timestamps and acceleration arrays",
     ),
+    WrapValidator(_motion_fast_path),
 ]
 
 

@@ -135,7 +135,10 @@ def effective_preferences(
 
 
 def motion_recording(data: Any) -> MotionRecording:
-    """Convert the request's motion samples (either form) into numpy arrays."""
+    """Convert the request's motion samples (either form) into numpy arrays (a recording
+    that validation already built, the usual case, is returned as it is)."""
+    if isinstance(data, MotionRecording):
+        return data
     if isinstance(data, MotionColumns):
         t = np.asarray(data.timestamps, dtype=np.float64)
         acc = np.column_stack(
@@ -378,9 +381,8 @@ def store_analysis(
             users_repo.lock_user(db=db, user_id=response.user_id)
             _refuse_erased(db, response.user_id, pseudonym_key)
         if owner_must_exist and response.user_id is not None:
-            # Under the user's lock: an erasure that committed while this was being analysed
-            # must not get data back (an erasure still running waits for this store).
-            users_repo.lock_user(db=db, user_id=response.user_id)
+            # Still under the user's lock (taken above): an erasure that committed while this
+            # was being analysed must not get data back (one still running waits for us).
             if not users_repo.user_exists(db=db, user_id=response.user_id):
                 raise NotFound(
                     f"user {response.user_id} was erased during the analysis; nothing was stored",

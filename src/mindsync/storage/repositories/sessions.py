@@ -4,18 +4,35 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, inspect, select
 from sqlalchemy.orm import Session
 
 from mindsync.storage.models import AnalysisMetric, SessionRecord
 
 
+def _row(obj: SessionRecord | AnalysisMetric) -> dict[str, Any]:
+    """The column values of a transient ORM object (an unset autoincrement key left out)."""
+    mapper = inspect(type(obj))
+    row = {}
+    for attr in mapper.column_attrs:
+        value = getattr(obj, attr.key)
+        column = attr.columns[0]
+        if value is None and column.primary_key:
+            continue
+        row[column.key] = value
+    return row
+
+
 def add_session(*, db: Session, record: SessionRecord, metrics: Sequence[AnalysisMetric]) -> None:
-    """Stage a session and its per-modality metrics in ``db``; the caller commits."""
-    db.add(record)
-    db.flush()  # the session row must exist before metrics reference it
-    db.add_all(metrics)
+    """Insert a session and its per-modality metrics in ``db``'s transaction; the caller
+    commits. Plain INSERTs, not the unit of work: the objects stay detached (flushing them
+    cost about a millisecond of server CPU per analysis). A taken id raises
+    ``IntegrityError`` here."""
+    db.execute(insert(SessionRecord.__table__), [_row(record)])
+    if metrics:
+        db.execute(insert(AnalysisMetric.__table__), [_row(m) for m in metrics])
 
 
 def get_session(*, db: Session, session_id: str) -> SessionRecord | None:

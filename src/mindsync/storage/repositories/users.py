@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import logging
 import secrets
+import weakref
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -74,16 +75,29 @@ logger = logging.getLogger(__name__)
 PSEUDONYM_KEY_NAME = "audit_pseudonym"
 
 
+#: The generated pseudonym key per engine, once read: it is created once and never changes,
+#: so every analysis need not read it again (two queries a request). Only a key read from the
+#: database is kept, never "none yet": another process may create it at any time.
+_KNOWN_KEYS: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
+
+
 def _key(*, db: Session, configured: str | None, create: bool) -> bytes | None:
     """The pseudonym key: the configured one, else the one the server generated and keeps in
     ``server_keys`` (created here, in the caller's transaction, when ``create``)."""
     if configured:
         return configured.encode("utf-8")
+    bind = db.get_bind()
+    engine = bind if isinstance(bind, Engine) else None
+    known = _KNOWN_KEYS.get(engine) if engine is not None else None
+    if known is not None:
+        return known.encode("utf-8")
     value = db.scalar(select(ServerKey.value).where(ServerKey.name == PSEUDONYM_KEY_NAME))
     if value is None and create:
         value = secrets.token_hex(32)
         db.add(ServerKey(name=PSEUDONYM_KEY_NAME, value=value, created_at=utcnow()))
         db.flush()
+    elif value is not None and engine is not None and not create:
+        _KNOWN_KEYS[engine] = value  # committed by whoever created it (not this transaction)
     return value.encode("utf-8") if value is not None else None
 
 

@@ -1,0 +1,161 @@
+"""The fast path for motion payloads gives exactly what field-by-field validation gives, and
+leaves every malformed payload to it, so that its errors stay as precise as before."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import numpy as np
+import pytest
+from pydantic import TypeAdapter, ValidationError
+
+from mindsync.api.motion_input import fast_motion_recording
+from mindsync.api.schemas import MotionColumns, MotionSample
+from mindsync.api.services import motion_recording
+from tests.api.fakes import fake_registry
+from tests.conftest import make_client
+
+SLOW_SAMPLES = TypeAdapter(list[MotionSample])
+
+
+def _real_motion(n: int = 300) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Real smart-watch motion (BasicMotions, as the motion tests use it) in both forms."""
+    from tests.analysis.motion.conftest import DATA, _parse_ts
+
+    real = _parse_ts(DATA / "BasicMotions_TEST.ts")
+    acc = np.concatenate([r.acc for r in real])[:n]
+    gyro = np.concatenate([r.gyro for r in real])[:n]
+    t = np.arange(acc.shape[0]) / 10.0
+    samples = [
+        {
+            "timestamp": float(t[i]),
+            "acceleration": dict(zip("xyz", map(float, acc[i]), strict=True)),
+            "gyroscope": dict(zip("xyz", map(float, gyro[i]), strict=True)),
+        }
+        for i in range(t.size)
+    ]
+    columns = {
+        "timestamps": t.tolist(),
+        "acceleration": {k: acc[:, i].tolist() for i, k in enumerate("xyz")},
+        "gyroscope": {k: gyro[:, i].tolist() for i, k in enumerate("xyz")},
+    }
+    return samples, columns
+
+
+def _same(a: Any, b: Any) -> None:
+    np.testing.assert_array_equal(a.timestamps, b.timestamps)
+    np.testing.assert_array_equal(a.acceleration, b.acceleration)
+    if a.gyroscope is None or b.gyroscope is None:
+        assert a.gyroscope is None and b.gyroscope is None
+    else:
+        np.testing.assert_array_equal(a.gyroscope, b.gyroscope)
+    assert a.acceleration.shape == b.acceleration.shape == (a.timestamps.size, 3)
+    assert a.acceleration.dtype == np.float64
+
+
+def test_both_forms_give_the_arrays_field_by_field_validation_gives() -> None:
+    samples, columns = _real_motion()
+    _same(fast_motion_recording(samples), motion_recording(SLOW_SAMPLES.validate_python(samples)))
+    _same(fast_motion_recording(columns), motion_recording(MotionColumns.model_validate(columns)))
+
+
+def test_integers_nan_and_missing_gyroscopes_are_as_before() -> None:
+    samples, columns = _real_motion(20)
+    samples[2]["acceleration"]["x"] = 1
+    samples[3]["acceleration"]["y"] = float("nan")  # the analyser's decode names its index
+    no_gyro = [{k: v for k, v in s.items() if k != "gyroscope"} for s in samples]
+    for payload in (samples, no_gyro):
+        fast, slow = fast_motion_recording(payload), SLOW_SAMPLES.validate_python(payload)
+        _same(fast, motion_recording(slow))
+    del columns["gyroscope"]
+    _same(fast_motion_recording(columns), motion_recording(MotionColumns.model_validate(columns)))
+
+
+def _breakages() -> list[tuple[str, Any]]:
+    samples, columns = _real_motion(20)
+    cases: list[tuple[str, Any]] = []
+
+    def sample_case(name: str, change: Any) -> None:
+        payload = copy.deepcopy(samples)
+        change(payload)
+        cases.append((name, payload))
+
+    def column_case(name: str, change: Any) -> None:
+        payload = copy.deepcopy(columns)
+        change(payload)
+        cases.append((name, payload))
+
+    sample_case("boolean", lambda p: p[3]["acceleration"].__setitem__("x", True))
+    sample_case("string", lambda p: p[3]["gyroscope"].__setitem__("z", "1.5"))
+    sample_case("string timestamp", lambda p: p[5].__setitem__("timestamp", "5"))
+    sample_case("missing axis", lambda p: p[4]["acceleration"].pop("y"))
+    sample_case("missing acceleration", lambda p: p[7].pop("acceleration"))
+    sample_case("list for an object", lambda p: p[1].__setitem__("acceleration", [1, 2, 3]))
+    sample_case("not an object", lambda p: p.__setitem__(6, 4.0))
+    sample_case("null axis", lambda p: p[2]["acceleration"].__setitem__("z", None))
+    sample_case("some gyroscopes", lambda p: p[0].pop("gyroscope"))
+    column_case("boolean column", lambda p: p["acceleration"]["x"].__setitem__(3, False))
+    column_case("string timestamp", lambda p: p["timestamps"].__setitem__(0, "0"))
+    column_case("short column", lambda p: p["acceleration"]["z"].pop())
+    column_case("short gyroscope", lambda p: p["gyroscope"]["y"].pop())
+    column_case("no acceleration", lambda p: p.pop("acceleration"))
+    cases.append(("a string", "not samples"))
+    cases.append(("an empty list", []))
+    return cases
+
+
+@pytest.mark.parametrize(("name", "payload"), _breakages(), ids=[c[0] for c in _breakages()])
+def test_anything_not_plainly_well_formed_is_left_to_field_by_field_validation(
+    name: str, payload: Any
+) -> None:
+    assert fast_motion_recording(payload) is None, name
+
+
+@pytest.fixture
+def client(settings, clock):
+    with make_client(settings, fake_registry(), clock) as c:
+        yield c
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "words"),
+    [
+        (
+            lambda p: p[3]["acceleration"].__setitem__("x", True),
+            "motion_data[3].acceleration.x",
+            "number",
+        ),
+        (
+            lambda p: p[8]["gyroscope"].__setitem__("z", "0.5"),
+            "motion_data[8].gyroscope.z",
+            "number",
+        ),
+        (lambda p: p[4]["acceleration"].pop("y"), "motion_data[4].acceleration.y", "required"),
+        (lambda p: p[11].__setitem__("timestamp", False), "motion_data[11].timestamp", "number"),
+    ],
+)
+def test_errors_in_the_list_form_name_the_sample_and_the_field(
+    client, change, field, words
+) -> None:
+    samples, _ = _real_motion(20)
+    change(samples)
+    response = client.post("/analyze", json={"motion_data": samples})
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["field"] == field, error
+    assert words in error["message"].lower(), error
+
+
+def test_a_list_form_request_is_analysed(client) -> None:
+    samples, _ = _real_motion(200)
+    response = client.post("/analyze", json={"motion_data": samples})
+    assert response.status_code == 200, response.text
+    assert response.json()["modalities_used"] == ["motion"]
+
+
+def test_the_python_models_still_refuse_what_the_fast_path_refuses() -> None:
+    samples, _ = _real_motion(5)
+    samples[1]["acceleration"]["x"] = True
+    with pytest.raises(ValidationError):
+        SLOW_SAMPLES.validate_python(samples)
