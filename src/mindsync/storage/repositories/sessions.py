@@ -7,14 +7,18 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, insert, inspect, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Mapper, Session
 
 from mindsync.storage.models import AnalysisMetric, SessionRecord
+
+# The mapped tables, typed as tables (``__table__`` is typed as any FromClause).
+_SESSIONS = SessionRecord.metadata.tables[SessionRecord.__tablename__]
+_METRICS = AnalysisMetric.metadata.tables[AnalysisMetric.__tablename__]
 
 
 def _row(obj: SessionRecord | AnalysisMetric) -> dict[str, Any]:
     """The column values of a transient ORM object (an unset autoincrement key left out)."""
-    mapper = inspect(type(obj))
+    mapper: Mapper[Any] = inspect(type(obj))
     row = {}
     for attr in mapper.column_attrs:
         value = getattr(obj, attr.key)
@@ -30,9 +34,9 @@ def add_session(*, db: Session, record: SessionRecord, metrics: Sequence[Analysi
     commits. Plain INSERTs, not the unit of work: the objects stay detached (flushing them
     cost about a millisecond of server CPU per analysis). A taken id raises
     ``IntegrityError`` here."""
-    db.execute(insert(SessionRecord.__table__), [_row(record)])
+    db.execute(insert(_SESSIONS), [_row(record)])
     if metrics:
-        db.execute(insert(AnalysisMetric.__table__), [_row(m) for m in metrics])
+        db.execute(insert(_METRICS), [_row(m) for m in metrics])
 
 
 def get_session(*, db: Session, session_id: str) -> SessionRecord | None:
