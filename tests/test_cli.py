@@ -79,6 +79,19 @@ def test_users_and_tokens_from_the_command_line(tmp_path) -> None:
     assert len(rows) == 2 and all(r.revoked_at is not None for r in rows)
     assert all(second not in r.token_hash for r in rows)
 
+    # An erased id stays erased from the command line too (the API answers 410).
+    from sqlalchemy.orm import Session
+
+    from mindsync.storage.repositories import users
+
+    engine = sa.create_engine(env["DATABASE_URL"])
+    with Session(engine) as db:
+        users.erase_user(db=db, user_id="robin")
+        db.commit()
+    engine.dispose()
+    again = _run("users", "create", "Robin", "--id", "robin", env=env)
+    assert again.returncode == 1 and "was erased" in again.stderr
+
 
 def test_users_create_records_the_consent_given(tmp_path) -> None:
     env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'consent.db'}"}

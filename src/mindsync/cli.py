@@ -20,6 +20,10 @@ from mindsync.core.logging import configure_logging
 logger = logging.getLogger("mindsync.cli")
 
 
+#: What ``users create`` answers for an erased id (never a token: those start with ms_).
+ERASED = "erased"
+
+
 def _out(text: str) -> None:
     sys.stdout.write(text + "\n")
 
@@ -155,9 +159,13 @@ def cmd_users_create(args: argparse.Namespace, settings: Settings) -> int:
     user_id = args.id or uuid.uuid4().hex
     consent = args.consent
 
+    key = settings.pseudonym_key.get_secret_value() if settings.pseudonym_key else None
+
     def work(db: Session) -> str | None:
         if users.get_user(db=db, user_id=user_id) is not None:
             return None
+        if users.is_erased(db=db, user_id=user_id, configured_key=key):
+            return ERASED  # as the API's 410: an erased id does not come back
         now = utcnow()
         users.create_user(db=db, user_id=user_id, name=args.name, now=now)
         db.flush()
@@ -174,6 +182,9 @@ def cmd_users_create(args: argparse.Namespace, settings: Settings) -> int:
     token = _with_db(settings, work)
     if token is None:
         sys.stderr.write(f"mindsync: user {user_id} already exists\n")
+        return 1
+    if token == ERASED:
+        sys.stderr.write(f"mindsync: user {user_id} was erased; the id cannot be used again\n")
         return 1
     if args.token_only:  # for scripts: TOKEN=$(mindsync users create NAME --token-only)
         _out(token)
