@@ -245,7 +245,9 @@ def test_a_revoked_token_ends_an_open_stream_and_stores_nothing(
         make_client(settings, fake_registry(), clock) as client,
         TestClient(other, headers=admin_headers) as second_worker,
     ):
-        user = client.post("/users", json={"name": "Rev", "user_id": "rev"}).json()
+        user = client.post(
+            "/users", json={"name": "Rev", "user_id": "rev", "consent": ["face"]}
+        ).json()
         with client.websocket_connect("/ws/analyze") as ws:
             ws.send_json({"type": "start", "token": user["token"], "interval_ms": 100})
             assert ws.receive_json()["type"] == "ready"

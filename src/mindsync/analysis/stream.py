@@ -22,8 +22,11 @@ import numpy as np
 from mindsync.analysis.base import Modality
 from mindsync.analysis.errors import InputError, PayloadTooLarge
 from mindsync.analysis.motion.recording import MotionRecording
+from mindsync.analysis.voice.window import FrameTrack, VoiceWindow
 
 PCM_RATE = 16_000
+#: A stream's audio window starts on a 10 ms frame of the stream (see voice/window.py).
+FRAME_HOP = 160
 
 
 def pcm16_to_wav(pcm: bytes, rate: int = PCM_RATE) -> bytes:
@@ -37,9 +40,20 @@ def pcm16_to_wav(pcm: bytes, rate: int = PCM_RATE) -> bytes:
     return out.getvalue()
 
 
+def pcm16_samples(pcm: bytes) -> np.ndarray:
+    """16-bit little-endian PCM as float32 in [-1, 1), the conversion WAV decoding applies."""
+    return (np.frombuffer(pcm, dtype="<i2") / 32768.0).astype(np.float32)
+
+
 @dataclass
 class StreamBuffers:
-    """What has arrived and not yet been analysed, per modality. Thread-safe."""
+    """What has arrived and not yet been analysed, per modality. Thread-safe.
+
+    Audio (PCM16 or decoded WebM/Opus) goes into one 16 kHz ring, of which each tick analyses
+    the last ``audio_window_s`` seconds (starting on a 10 ms frame of the stream), together
+    with ``voice_track``: what earlier ticks already measured (see voice/window.py). The
+    tick's caller stores the track the analysis returns with :meth:`keep_voice_track`.
+    """
 
     audio_window_s: float = 4.0
     motion_window_s: float = 10.0
@@ -47,12 +61,14 @@ class StreamBuffers:
     face_frame: tuple[float, bytes] | None = None
     face_received: int = 0
     face_dropped: int = 0
-    audio_pcm: deque[bytes] = field(default_factory=deque)
-    audio_pcm_bytes: int = 0
-    audio_webm_header: bytes | None = None
-    audio_webm: deque[bytes] = field(default_factory=deque)
+    audio_chunks: deque[np.ndarray] = field(default_factory=deque)
+    audio_held: int = 0  # samples in audio_chunks
+    audio_total: int = 0  # samples received since the stream started
+    audio_codec: str = "pcm_s16le"
     audio_new: bool = False
     audio_last_ts: float | None = None
+    voice_track: FrameTrack | None = None
+    webm: Any = None  # a WebmOpusStream once the first WebM chunk arrived
     motion: deque[tuple[float, float, float, float, float, float, float]] = field(
         default_factory=deque
     )
@@ -77,27 +93,60 @@ class StreamBuffers:
         """Append 16 kHz mono PCM16; keep the last ``audio_window_s`` seconds."""
         if len(pcm) % 2:
             raise InputError("PCM16 audio chunks must have an even number of bytes", field="audio")
-        limit = int(self.audio_window_s * PCM_RATE * 2)
+        self._add_audio(ts, pcm16_samples(pcm), "pcm_s16le")
+
+    def add_webm(self, ts: float, chunk: bytes) -> None:
+        """Decode the next MediaRecorder WebM/Opus chunk (the first holds the header) with
+        the stream's long-lived decoder and append its audio. Costs the chunk's own audio only
+        (about 3 ms per second of audio): call it off the event loop."""
+        from mindsync.analysis.voice.webm_stream import WebmOpusStream  # PyAV: on first use
+
         with self._lock:
-            self.audio_pcm.append(pcm)
-            self.audio_pcm_bytes += len(pcm)
-            while self.audio_pcm_bytes - len(self.audio_pcm[0]) >= limit:
-                self.audio_pcm_bytes -= len(self.audio_pcm.popleft())
+            if self.webm is None:
+                self.webm = WebmOpusStream()
+            decoder = self.webm
+        samples = decoder.feed(chunk)
+        self._add_audio(ts, samples, "opus")
+
+    def _add_audio(self, ts: float, samples: np.ndarray, codec: str) -> None:
+        keep = int(self.audio_window_s * PCM_RATE) + FRAME_HOP
+        with self._lock:
+            if samples.size:
+                self.audio_chunks.append(samples)
+                self.audio_held += samples.shape[0]
+                self.audio_total += samples.shape[0]
+                while self.audio_held - self.audio_chunks[0].shape[0] >= keep:
+                    self.audio_held -= self.audio_chunks.popleft().shape[0]
+            self.audio_codec = codec
             self.audio_new = True
             self.audio_last_ts = ts
 
-    def add_webm(self, ts: float, chunk: bytes) -> None:
-        """Append a MediaRecorder WebM chunk. The first chunk holds the header and is kept."""
-        with self._lock:
-            if self.audio_webm_header is None:
-                self.audio_webm_header = chunk
-            else:
-                self.audio_webm.append(chunk)
-                # MediaRecorder emits a chunk per timeslice (typically 250-1000 ms).
-                while len(self.audio_webm) > 8:
-                    self.audio_webm.popleft()
-            self.audio_new = True
-            self.audio_last_ts = ts
+    def audio_window(self) -> VoiceWindow | None:
+        """The last ``audio_window_s`` seconds, starting on a 10 ms frame (caller holds the
+        lock), with the stream's voice track; None before any audio."""
+        if not self.audio_held:
+            return None
+        held = np.concatenate(self.audio_chunks) if len(self.audio_chunks) > 1 else None
+        if held is None:
+            held = self.audio_chunks[0]
+        held_origin = self.audio_total - self.audio_held
+        wanted = int(self.audio_window_s * PCM_RATE)
+        origin = max(held_origin, self.audio_total - wanted)
+        origin = -(-origin // FRAME_HOP) * FRAME_HOP  # up to the next frame of the stream
+        samples = held[origin - held_origin :]
+        # One array from now on, starting at the window: the next join copies less.
+        self.audio_chunks.clear()
+        self.audio_chunks.append(samples)
+        self.audio_held = samples.shape[0]
+        return VoiceWindow(
+            samples=samples, origin=origin, codec=self.audio_codec, track=self.voice_track
+        )
+
+    def keep_voice_track(self, track: FrameTrack | None) -> None:
+        """Keep what the last voice analysis measured, for the next tick to reuse."""
+        if track is not None:
+            with self._lock:
+                self.voice_track = track
 
     def add_motion(self, rows: np.ndarray) -> None:
         """Append samples (N, 7): t, ax, ay, az, gx, gy, gz (gyro NaN when absent)."""
@@ -113,7 +162,7 @@ class StreamBuffers:
         """The inputs of the next analysis and the newest client timestamp of each.
 
         A face frame is taken once; audio and motion are sliding windows, analysed again
-        only when something new arrived.
+        only when something new arrived (else the last result stands).
         """
         inputs: dict[Modality, Any] = {}
         stamps: dict[Modality, float] = {}
@@ -125,12 +174,10 @@ class StreamBuffers:
                 stamps["face"] = ts
             if self.audio_new:
                 self.audio_new = False
-                if self.audio_pcm:
-                    data = pcm16_to_wav(b"".join(self.audio_pcm))
-                else:
-                    data = (self.audio_webm_header or b"") + b"".join(self.audio_webm)
-                inputs["voice"] = base64.b64encode(data).decode()
-                stamps["voice"] = self.audio_last_ts or 0.0
+                window = self.audio_window()
+                if window is not None:
+                    inputs["voice"] = window
+                    stamps["voice"] = self.audio_last_ts or 0.0
             if self.motion_new and len(self.motion) >= 2:
                 self.motion_new = False
                 rows = np.array(self.motion, dtype=np.float64)

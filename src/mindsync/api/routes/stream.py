@@ -32,6 +32,7 @@ import uuid
 from typing import Any
 
 import numpy as np
+import orjson
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.concurrency import run_in_threadpool
 
@@ -120,7 +121,7 @@ class StreamSession:
 
     async def send(self, message: dict[str, Any]) -> None:
         async with self.send_lock:
-            await self.ws.send_text(json.dumps(message, default=str))
+            await self.ws.send_text(orjson.dumps(message, default=str).decode())
 
     def allowed(self, modality: str) -> bool:
         return self.prefs is None or bool(getattr(self.prefs, PREF_FOR[modality]))
@@ -133,7 +134,7 @@ class StreamSession:
                 return
             try:
                 if message.get("bytes") is not None:
-                    self._on_binary(message["bytes"])
+                    await self._on_binary(message["bytes"])
                 elif message.get("text") is not None:
                     if await self._on_text(message["text"]):
                         return
@@ -142,7 +143,7 @@ class StreamSession:
                     {"type": "error", "code": exc.code, "message": exc.message, "field": exc.field}
                 )
 
-    def _on_binary(self, data: bytes) -> None:
+    async def _on_binary(self, data: bytes) -> None:
         if len(data) <= HEADER.size:
             raise ApiError("binary messages need a 9-byte header and a payload", field="binary")
         kind, ts = HEADER.unpack_from(data)
@@ -155,7 +156,9 @@ class StreamSession:
                 if kind == KIND_PCM:
                     self.buffers.add_pcm(ts, payload)
                 else:
-                    self.buffers.add_webm(ts, payload)
+                    # Decoding the chunk's own audio (a few ms a second of audio) leaves the
+                    # event loop; the stream's decoder keeps its state between chunks.
+                    await run_in_threadpool(self.buffers.add_webm, ts, payload)
         else:
             raise ApiError(f"unknown binary kind {kind}; use 1, 2 or 3", field="binary")
 
@@ -212,6 +215,12 @@ class StreamSession:
             if inputs:
                 try:
                     results = await self.orchestrator.run(inputs)
+                    voice = results.get("voice")
+                    if voice is not None:
+                        # What the voice analysis measured, for the next tick to reuse.
+                        self.buffers.keep_voice_track(getattr(voice, "_stream_track", None))
+                        with contextlib.suppress(AttributeError, TypeError):
+                            voice._stream_track = None  # type: ignore[attr-defined]
                 except AnalysisError as exc:
                     await self.send(
                         {
