@@ -70,9 +70,12 @@ def cpu_seconds(server: Server) -> dict[str, float]:
 
 
 async def client(
-    url: str, token: str, seconds: float, frame: bytes, pcm: bytes
+    url: str, token: str, seconds: float, frame: bytes, pcm: bytes, spent: dict[str, list[float]]
 ) -> tuple[list[float], bool]:
-    """One streaming client; its result latencies (ms) and whether it was served to the end."""
+    """One streaming client; its result latencies (ms) and whether it was served to the end.
+
+    ``spent`` collects each modality's ``processing_ms`` (time in the analysis process).
+    """
     latencies: list[float] = []
     finished = False
     try:
@@ -117,6 +120,9 @@ async def client(
                     message = json.loads(raw)
                     if message["type"] == "result" and "face" in message["included"]:
                         latencies.append(time.time() * 1000 - message["included"]["face"])
+                    if message["type"] == "result":
+                        for modality, result in message["modalities"].items():
+                            spent.setdefault(modality, []).append(result["processing_ms"])
                     if message["type"] in ("stored", "closed"):
                         finished = True
                         return
@@ -129,10 +135,14 @@ async def client(
 
 async def run_level(
     url: str, token: str, n: int, seconds: float, frame: bytes, pcm: bytes
-) -> tuple[list[float], int]:
-    """``n`` clients at once: every latency, and how many clients were dropped."""
-    results = await asyncio.gather(*(client(url, token, seconds, frame, pcm) for _ in range(n)))
-    return [x for r, _ in results for x in r], sum(1 for _, ok in results if not ok)
+) -> tuple[list[float], int, dict[str, list[float]]]:
+    """``n`` clients at once: every latency, how many clients were dropped, and the analysis
+    time of each modality's results."""
+    spent: dict[str, list[float]] = {}
+    results = await asyncio.gather(
+        *(client(url, token, seconds, frame, pcm, spent) for _ in range(n))
+    )
+    return [x for r, _ in results for x in r], sum(1 for _, ok in results if not ok), spent
 
 
 def measure_level(
@@ -140,10 +150,20 @@ def measure_level(
 ) -> dict[str, object]:
     """Run one level and describe it: latency percentiles, drops, CPU per role, load."""
     cpu0, own0, wall0 = cpu_seconds(server), time.process_time(), time.monotonic()
-    latencies, dropped = asyncio.run(run_level(url, token, n, seconds, frame, pcm))
+    latencies, dropped, spent = asyncio.run(run_level(url, token, n, seconds, frame, pcm))
     cpu1, own1, wall = cpu_seconds(server), time.process_time(), time.monotonic() - wall0
     level: dict[str, object] = percentiles(latencies) if latencies else {"n": 0}
     level["dropped_clients"] = dropped
+    results = max(1, max((len(v) for v in spent.values()), default=0))
+    level["results_per_s"] = round(results / wall, 1)
+    # Per result (one tick of one stream): CPU of each role, and each modality's analysis
+    # time as the analysis process measured it (wall time there: inflated when the machine's
+    # cores are shared with other work, as CPU seconds are not).
+    level["cpu_ms_per_result"] = {
+        "server": round((cpu1["server"] - cpu0["server"]) * 1000 / results, 2),
+        "analysis": round((cpu1["analysis"] - cpu0["analysis"]) * 1000 / results, 2),
+    }
+    level["analysis_ms_mean"] = {m: round(float(np.mean(v)), 2) for m, v in sorted(spent.items())}
     level["cpu_per_wall_s"] = {
         "server": round((cpu1["server"] - cpu0["server"]) / wall, 3),
         "analysis": round((cpu1["analysis"] - cpu0["analysis"]) / wall, 3),

@@ -40,16 +40,17 @@ def pcm16_to_wav(pcm: bytes, rate: int = PCM_RATE) -> bytes:
     return out.getvalue()
 
 
-def pcm16_samples(pcm: bytes) -> np.ndarray:
-    """16-bit little-endian PCM as float32 in [-1, 1), the conversion WAV decoding applies."""
-    return (np.frombuffer(pcm, dtype="<i2") / 32768.0).astype(np.float32)
+def float_to_pcm16(samples: np.ndarray) -> np.ndarray:
+    """Float audio in [-1, 1] as int16 (rounded; the ring and the pipe carry half the bytes)."""
+    return np.round(np.clip(samples, -1.0, 32767 / 32768) * 32768.0).astype(np.int16)
 
 
 @dataclass
 class StreamBuffers:
     """What has arrived and not yet been analysed, per modality. Thread-safe.
 
-    Audio (PCM16 or decoded WebM/Opus) goes into one 16 kHz ring, of which each tick analyses
+    Audio (PCM16, or WebM/Opus decoded and stored as 16-bit) goes into one 16 kHz int16 ring,
+    of which each tick analyses
     the last ``audio_window_s`` seconds (starting on a 10 ms frame of the stream), together
     with ``voice_track``: what earlier ticks already measured (see voice/window.py). The
     tick's caller stores the track the analysis returns with :meth:`keep_voice_track`.
@@ -61,7 +62,7 @@ class StreamBuffers:
     face_frame: tuple[float, bytes] | None = None
     face_received: int = 0
     face_dropped: int = 0
-    audio_chunks: deque[np.ndarray] = field(default_factory=deque)
+    audio_chunks: deque[np.ndarray] = field(default_factory=deque)  # int16
     audio_held: int = 0  # samples in audio_chunks
     audio_total: int = 0  # samples received since the stream started
     audio_codec: str = "pcm_s16le"
@@ -69,9 +70,7 @@ class StreamBuffers:
     audio_last_ts: float | None = None
     voice_track: FrameTrack | None = None
     webm: Any = None  # a WebmOpusStream once the first WebM chunk arrived
-    motion: deque[tuple[float, float, float, float, float, float, float]] = field(
-        default_factory=deque
-    )
+    motion: deque[np.ndarray] = field(default_factory=deque)  # (n, 7) float64 blocks
     motion_new: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -93,7 +92,7 @@ class StreamBuffers:
         """Append 16 kHz mono PCM16; keep the last ``audio_window_s`` seconds."""
         if len(pcm) % 2:
             raise InputError("PCM16 audio chunks must have an even number of bytes", field="audio")
-        self._add_audio(ts, pcm16_samples(pcm), "pcm_s16le")
+        self._add_audio(ts, np.frombuffer(pcm, dtype="<i2").astype(np.int16), "pcm_s16le")
 
     def add_webm(self, ts: float, chunk: bytes) -> None:
         """Decode the next MediaRecorder WebM/Opus chunk (the first holds the header) with
@@ -106,7 +105,7 @@ class StreamBuffers:
                 self.webm = WebmOpusStream()
             decoder = self.webm
         samples = decoder.feed(chunk)
-        self._add_audio(ts, samples, "opus")
+        self._add_audio(ts, float_to_pcm16(samples), "opus")
 
     def _add_audio(self, ts: float, samples: np.ndarray, codec: str) -> None:
         keep = int(self.audio_window_s * PCM_RATE) + FRAME_HOP
@@ -149,13 +148,19 @@ class StreamBuffers:
                 self.voice_track = track
 
     def add_motion(self, rows: np.ndarray) -> None:
-        """Append samples (N, 7): t, ax, ay, az, gx, gy, gz (gyro NaN when absent)."""
+        """Append samples (N, 7): t, ax, ay, az, gx, gy, gz (gyro NaN when absent); keep
+        those within ``motion_window_s`` of the newest."""
+        rows = np.asarray(rows, dtype=np.float64).reshape(-1, 7)
         with self._lock:
-            for row in rows:
-                self.motion.append(tuple(float(v) for v in row))  # type: ignore[arg-type]
-            newest = self.motion[-1][0] if self.motion else 0.0
-            while self.motion and self.motion[0][0] < newest - self.motion_window_s:
-                self.motion.popleft()
+            if rows.shape[0]:
+                self.motion.append(rows)
+            if not self.motion:
+                return
+            oldest = self.motion[-1][-1, 0] - self.motion_window_s
+            while self.motion and self.motion[0][-1, 0] < oldest:
+                self.motion.popleft()  # whole blocks first, then the rows of the first
+            if self.motion and self.motion[0][0, 0] < oldest:
+                self.motion[0] = self.motion[0][self.motion[0][:, 0] >= oldest]
             self.motion_new = True
 
     def take(self) -> tuple[dict[Modality, Any], dict[Modality, float]]:
@@ -178,9 +183,12 @@ class StreamBuffers:
                 if window is not None:
                     inputs["voice"] = window
                     stamps["voice"] = self.audio_last_ts or 0.0
-            if self.motion_new and len(self.motion) >= 2:
+            held = sum(block.shape[0] for block in self.motion)
+            if self.motion_new and held >= 2:
                 self.motion_new = False
-                rows = np.array(self.motion, dtype=np.float64)
+                rows = np.concatenate(self.motion) if len(self.motion) > 1 else self.motion[0]
+                self.motion.clear()
+                self.motion.append(rows)
                 gyro = rows[:, 4:7]
                 inputs["motion"] = MotionRecording(
                     timestamps=rows[:, 0],

@@ -78,7 +78,9 @@ def test_every_tick_answers_what_its_window_analysed_from_scratch_answers(voice,
         assert window.samples.shape[0] <= 4 * 16_000
         streamed = analyze_one(registry, "voice", window)
         buffers.keep_voice_track(streamed._stream_track)
-        scratch = voice.analyze(DecodedAudio(window.samples.copy(), "wav", "pcm_s16le", 16_000, 1))
+        # From scratch: the window as a WAV file of the same PCM would decode.
+        samples = (window.samples / 32768.0).astype(np.float32)
+        scratch = voice.analyze(DecodedAudio(samples, "wav", "pcm_s16le", 16_000, 1))
         _compare(streamed, scratch)
         ticks += 1
     assert ticks >= 15

@@ -148,10 +148,12 @@ class VoiceAnalyzer(Analyzer[DecodedAudio, VoiceResult]):
         return decode_audio(data, max_seconds=self._max_seconds)
 
     def _stream_window(self, window: VoiceWindow) -> StreamAudio:
-        """A live stream's window (already 16 kHz mono float32, see ``voice/window.py``)."""
-        samples = np.asarray(window.samples)
-        if samples.ndim != 1 or samples.dtype != np.float32 or window.origin % FRAME_HOP:
-            raise InputError(f"{FIELD}: a stream window must be 16 kHz mono float32", field=FIELD)
+        """A live stream's window (16 kHz mono int16, see ``voice/window.py``), converted as
+        WAV decoding converts PCM16."""
+        pcm = np.asarray(window.samples)
+        if pcm.ndim != 1 or pcm.dtype != np.int16 or window.origin % FRAME_HOP:
+            raise InputError(f"{FIELD}: a stream window must be 16 kHz mono int16", field=FIELD)
+        samples = (pcm / 32768.0).astype(np.float32)
         if samples.shape[0] > self._max_seconds * SAMPLE_RATE:
             raise PayloadTooLarge(
                 f"{FIELD} is longer than the limit of {self._max_seconds:g} seconds",

@@ -49,9 +49,9 @@ class FrameTrack:
 
 @dataclass
 class VoiceWindow:
-    """The audio a stream's tick analyses: ``samples`` (float32, shape (N,), 16 kHz mono,
-    in [-1, 1]) starting at absolute sample ``origin`` (a multiple of :data:`FRAME_HOP`),
-    the decoder that produced them, and the stream's :class:`FrameTrack` (None at first)."""
+    """The audio a stream's tick analyses: ``samples`` (int16 PCM, shape (N,), 16 kHz mono)
+    starting at absolute sample ``origin`` (a multiple of :data:`FRAME_HOP`), the decoder
+    that produced them, and the stream's :class:`FrameTrack` (None at first)."""
 
     samples: np.ndarray
     origin: int

@@ -56,6 +56,8 @@ router = APIRouter()
 HEADER = struct.Struct(">Bd")
 KIND_FACE, KIND_PCM, KIND_WEBM = 1, 2, 3
 START_TIMEOUT_S = 10.0
+# After a tick slower than the interval, the next waits this many times as long (see tick_loop).
+TICK_BACKOFF = 1.0
 MAX_TEXT_BYTES = 2 * 1024 * 1024
 MAX_MOTION_ROWS = 20_000
 PREF_FOR = {"face": "face_enabled", "voice": "audio_enabled", "motion": "motion_enabled"}
@@ -233,8 +235,14 @@ class StreamSession:
                 else:
                     await self._publish(results, stamps, time.perf_counter() - started)
             elapsed = time.perf_counter() - started
+            # When the analysis took longer than the interval (the pool is overloaded), the
+            # next tick still waits as long as this one took (TICK_BACKOFF times it): each
+            # stream then has a tick queued about half of the time instead of always, so a
+            # tick waits behind half as many others. The pool stays as busy (the same results
+            # per second), and each result is about half as old.
+            pause = max(self.interval - elapsed, TICK_BACKOFF * elapsed)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.closed.wait(), max(0.0, self.interval - elapsed))
+                await asyncio.wait_for(self.closed.wait(), pause)
 
     async def _publish(
         self, results: dict[Modality, ModalityResult], stamps: dict[Modality, float], took: float
