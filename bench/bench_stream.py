@@ -50,6 +50,32 @@ def speech_pcm() -> bytes:
         return wav.readframes(wav.getnframes())
 
 
+def live_webm(pcm: bytes, seconds: float = 20.0) -> bytes:
+    """The speech as MediaRecorder's WebM/Opus with 1 s clusters (the web app's timeslice)."""
+    import io
+
+    import av
+
+    x = np.frombuffer(pcm, dtype="<i2")
+    x = np.tile(x, int(seconds * 16_000) // x.size + 1)[: int(seconds * 16_000)]
+    buffer = io.BytesIO()
+    options = {"live": "1", "cluster_time_limit": "1000"}
+    with av.open(buffer, "w", format="webm", options=options) as output:
+        stream = output.add_stream("libopus", rate=48_000, layout="mono")
+        resampler = av.AudioResampler(format="s16", layout="mono", rate=48_000)
+        for start in range(0, x.size, 1600):
+            frame = av.AudioFrame.from_ndarray(
+                x[start : start + 1600].reshape(1, -1), format="s16", layout="mono"
+            )
+            frame.sample_rate = 16_000
+            for out in resampler.resample(frame):
+                for packet in stream.encode(out):
+                    output.mux(packet)
+        for packet in stream.encode(None):
+            output.mux(packet)
+    return buffer.getvalue()
+
+
 def cpu_seconds(server: Server) -> dict[str, float]:
     """CPU seconds (user + system) used so far by the server process and the analysis processes."""
     assert server.process is not None
@@ -173,15 +199,84 @@ def measure_level(
     return level
 
 
+def in_process_ticks(pcm: bytes, webm: bytes, ticks: int = 120) -> dict[str, dict[str, float]]:
+    """CPU ms per 500 ms tick of one stream, in this process (one thread, no server): the
+    voice window analysed from scratch as the stream did before (WAV of the 4 s window) and
+    incrementally as it does now, and WebM/Opus decoded from the header on every tick (the
+    header + the last 8 chunks) against one chunk through the stream's long-lived decoder."""
+    from mindsync.analysis.orchestrator import analyze_one
+    from mindsync.analysis.registry import AnalyzerRegistry
+    from mindsync.analysis.stream import StreamBuffers, pcm16_to_wav
+    from mindsync.analysis.voice.analyzer import VoiceAnalyzer
+    from mindsync.analysis.voice.webm_stream import WebmOpusStream
+    from mindsync.core.config import Settings
+
+    voice = VoiceAnalyzer(Settings())
+    voice.load()
+    registry = AnalyzerRegistry({"voice": voice})
+    buffers = StreamBuffers()
+    scratch: list[float] = []
+    incremental: list[float] = []
+    for k in range(ticks):
+        for j in range(5):  # five 100 ms chunks a tick
+            offset = ((5 * k + j) * 3200) % (len(pcm) - 3200)
+            buffers.add_pcm(0.0, pcm[offset : offset + 3200])
+        inputs, _ = buffers.take()
+        window = inputs["voice"]
+        c0 = time.process_time()
+        result = analyze_one(registry, "voice", window)
+        c1 = time.process_time()
+        buffers.keep_voice_track(result._stream_track)
+        analyze_one(registry, "voice", pcm16_to_wav(window.samples.tobytes()))
+        c2 = time.process_time()
+        if k >= 10:  # past the first 4 s window and the warm-up
+            incremental.append((c1 - c0) * 1000)
+            scratch.append((c2 - c1) * 1000)
+    cluster = bytes.fromhex("1F43B675")
+    starts = [i for i in range(len(webm)) if webm.startswith(cluster, i)]
+    chunks = [webm[a:b] for a, b in zip([0, *starts[1:]], [*starts[1:], len(webm)], strict=True)]
+    redecode: list[float] = []
+    stateful: list[float] = []
+    decoder = WebmOpusStream()
+    for k, chunk in enumerate(chunks):
+        c0 = time.process_time()
+        decoder.feed(chunk)
+        c1 = time.process_time()
+        if k:
+            voice.decode(chunks[0] + b"".join(chunks[max(1, k - 7) : k + 1]))
+        c2 = time.process_time()
+        if k:
+            stateful.append((c1 - c0) * 1000)
+            redecode.append((c2 - c1) * 1000)
+    return {
+        "voice_tick_cpu_ms": {
+            "from_scratch_mean": round(float(np.mean(scratch)), 2),
+            "incremental_mean": round(float(np.mean(incremental)), 2),
+        },
+        "webm_chunk_cpu_ms": {
+            "redecode_from_header_mean": round(float(np.mean(redecode)), 2),
+            "stateful_decoder_mean": round(float(np.mean(stateful)), 2),
+            "chunks": len(chunks),
+        },
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=12.0)
     parser.add_argument("--levels", default="8,16,24,32,40,48,56,64")
     parser.add_argument("--all", action="store_true", help="run every level, even past a miss")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "stream.json"))
+    parser.add_argument(
+        "--in-process", action="store_true", help="only the in-process tick costs (no server)"
+    )
     args = parser.parse_args()
     wanted = sorted({int(v) for v in args.levels.split(",")})
     frame, pcm = face_jpeg(), speech_pcm()
+    ticks = in_process_ticks(pcm, live_webm(pcm))
+    print(json.dumps(ticks), flush=True)
+    if args.in_process:
+        return
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     levels: dict[int, dict[str, object]] = {}
     with tempfile.TemporaryDirectory(prefix="mindsync-stream-") as tmp:
@@ -213,6 +308,7 @@ def main() -> None:
         "measured": started,
         "cpus": os.cpu_count(),
         "seconds_per_level": args.seconds,
+        "in_process": ticks,
         "levels": levels,
         "max_connections_p95_under_500ms": max(held) if held else 0,
     }
