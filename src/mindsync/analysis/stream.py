@@ -22,11 +22,9 @@ import numpy as np
 from mindsync.analysis.base import Modality
 from mindsync.analysis.errors import InputError, PayloadTooLarge
 from mindsync.analysis.motion.recording import MotionRecording
-from mindsync.analysis.voice.window import FrameTrack, VoiceWindow
+from mindsync.analysis.voice.window import CUE_ALIGN, FrameTrack, VoiceWindow
 
 PCM_RATE = 16_000
-#: A stream's audio window starts on a 10 ms frame of the stream (see voice/window.py).
-FRAME_HOP = 160
 
 
 def pcm16_to_wav(pcm: bytes, rate: int = PCM_RATE) -> bytes:
@@ -108,7 +106,7 @@ class StreamBuffers:
         self._add_audio(ts, float_to_pcm16(samples), "opus")
 
     def _add_audio(self, ts: float, samples: np.ndarray, codec: str) -> None:
-        keep = int(self.audio_window_s * PCM_RATE) + FRAME_HOP
+        keep = int(self.audio_window_s * PCM_RATE) + CUE_ALIGN
         with self._lock:
             if samples.size:
                 self.audio_chunks.append(samples)
@@ -121,8 +119,9 @@ class StreamBuffers:
             self.audio_last_ts = ts
 
     def audio_window(self) -> VoiceWindow | None:
-        """The last ``audio_window_s`` seconds, starting on a 10 ms frame (caller holds the
-        lock), with the stream's voice track; None before any audio."""
+        """At least the last ``audio_window_s`` seconds (up to 160 ms more: the window starts
+        where the stream's analysis frames line up, a multiple of ``CUE_ALIGN`` samples), with
+        the stream's voice track; None before any audio. The caller holds the lock."""
         if not self.audio_held:
             return None
         held = np.concatenate(self.audio_chunks) if len(self.audio_chunks) > 1 else None
@@ -130,8 +129,9 @@ class StreamBuffers:
             held = self.audio_chunks[0]
         held_origin = self.audio_total - self.audio_held
         wanted = int(self.audio_window_s * PCM_RATE)
-        origin = max(held_origin, self.audio_total - wanted)
-        origin = -(-origin // FRAME_HOP) * FRAME_HOP  # up to the next frame of the stream
+        origin = max(0, self.audio_total - wanted) // CUE_ALIGN * CUE_ALIGN
+        if origin < held_origin:  # only while the stream is younger than the window
+            origin = -(-held_origin // CUE_ALIGN) * CUE_ALIGN
         samples = held[origin - held_origin :]
         # One array from now on, starting at the window: the next join copies less.
         self.audio_chunks.clear()

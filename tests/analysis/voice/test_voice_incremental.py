@@ -11,8 +11,9 @@ from mindsync.analysis.registry import AnalyzerRegistry
 from mindsync.analysis.stream import StreamBuffers
 from mindsync.analysis.voice.analyzer import VoiceAnalyzer
 from mindsync.analysis.voice.decode import DecodedAudio
-from mindsync.analysis.voice.incremental import CONTEXT_SAMPLES, window_frames
-from mindsync.analysis.voice.window import FRAME_HOP, VoiceWindow
+from mindsync.analysis.voice.incremental import CONTEXT_SAMPLES, window_cues, window_frames
+from mindsync.analysis.voice.nonspeech import cue_frames, sound_cues, sound_cues_from_frames
+from mindsync.analysis.voice.window import CUE_ALIGN, FRAME_HOP, FrameTrack, VoiceWindow
 from mindsync.core.config import Settings
 from tests.analysis.voice.voice_audio import load
 
@@ -74,8 +75,8 @@ def test_every_tick_answers_what_its_window_analysed_from_scratch_answers(voice,
             continue
         inputs, _ = buffers.take()
         window: VoiceWindow = inputs["voice"]
-        assert window.origin % FRAME_HOP == 0
-        assert window.samples.shape[0] <= 4 * 16_000
+        assert window.origin % CUE_ALIGN == 0
+        assert window.samples.shape[0] <= 4 * 16_000 + CUE_ALIGN
         streamed = analyze_one(registry, "voice", window)
         buffers.keep_voice_track(streamed._stream_track)
         # From scratch: the window as a WAV file of the same PCM would decode.
@@ -109,3 +110,22 @@ def test_a_tick_measures_only_the_frames_the_track_lacks(voice) -> None:
 def test_a_window_that_does_not_start_on_a_frame_is_refused(voice) -> None:
     with pytest.raises(ValueError, match="multiple"):
         window_frames(np.zeros(16_000, np.float32), 7, None)
+
+
+@pytest.mark.parametrize("name", ["librivox_0890.wav", "music_funkyrobot.wav"])
+def test_the_non_speech_cues_of_a_window_are_those_of_its_frames_kept_between_ticks(name) -> None:
+    """Speech and music (whose cues refuse it): the same cues, tick after tick."""
+    x = _stream(name, 8.0)
+    track = FrameTrack()
+    for origin in range(0, 4 * 16_000 + 1, 3 * CUE_ALIGN):
+        window = x[origin : origin + 4 * 16_000]
+        kept = window_cues(window, origin, track)
+        track.cues = (origin, kept)
+        whole = cue_frames(window)
+        for a, b in zip(
+            (kept.power, kept.tone_power, kept.tone_share, kept.tone_st),
+            (whole.power, whole.tone_power, whole.tone_share, whole.tone_st),
+            strict=True,
+        ):
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
+        assert sound_cues_from_frames(kept) == pytest.approx(sound_cues(window))

@@ -15,8 +15,8 @@ from mindsync.analysis.errors import InputError, ModelLoadError, PayloadTooLarge
 from mindsync.analysis.payload import decode_base64
 from mindsync.analysis.voice.decode import FIELD, SAMPLE_RATE, DecodedAudio, decode_audio
 from mindsync.analysis.voice.features import SpeechMeasures, measure
-from mindsync.analysis.voice.incremental import window_frames
-from mindsync.analysis.voice.nonspeech import SoundCues, sound_cues
+from mindsync.analysis.voice.incremental import window_cues, window_frames
+from mindsync.analysis.voice.nonspeech import SoundCues, sound_cues, sound_cues_from_frames
 from mindsync.analysis.voice.result import VoiceQuality, VoiceResult
 from mindsync.analysis.voice.scoring import FeatureReference, reference_trust, score_stress
 from mindsync.analysis.voice.vad import FRAME_LEN, speech_mask
@@ -192,9 +192,13 @@ class VoiceAnalyzer(Analyzer[DecodedAudio, VoiceResult]):
             # Only the frames the stream has not measured yet are measured (incremental.py).
             frames, track = window_frames(x, data.origin, data.track)
             m = measure(x, vad, frames=frames, pulse_cache=track.pulses, origin=data.origin)
+            cue_frames = window_cues(x, data.origin, data.track)
+            track.cues = (data.origin, cue_frames)
+            cues = sound_cues_from_frames(cue_frames) if peak >= SILENCE_PEAK else None
         else:
             m = measure(x, vad)
-        result = self._result(data, reference, x, duration, peak, m)
+            cues = sound_cues(x) if peak >= SILENCE_PEAK else None
+        result = self._result(data, reference, duration, peak, m, cues)
         result._stream_track = track
         return result
 
@@ -202,12 +206,11 @@ class VoiceAnalyzer(Analyzer[DecodedAudio, VoiceResult]):
         self,
         data: DecodedAudio,
         reference: FeatureReference,
-        x: np.ndarray,
         duration: float,
         peak: float,
         m: SpeechMeasures,
+        cues: SoundCues | None,
     ) -> VoiceResult:
-        cues = sound_cues(x) if peak >= SILENCE_PEAK else None
         quality = audio_quality(m)
         level = m.features.get("loudness_dbfs")
         qual = VoiceQuality(

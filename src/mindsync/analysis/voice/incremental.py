@@ -18,6 +18,7 @@ more (tests/analysis/voice/test_voice_incremental.py states the tolerances on re
 from __future__ import annotations
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from mindsync.analysis.voice.features import (
     HOP,
@@ -28,7 +29,9 @@ from mindsync.analysis.voice.features import (
     pitch_signal,
     yin_frames,
 )
-from mindsync.analysis.voice.window import FRAME_HOP, FrameTrack
+from mindsync.analysis.voice.nonspeech import HOP as CUE_HOP
+from mindsync.analysis.voice.nonspeech import TONE_HOP, CueFrames, _frame_power, _tone_peaks
+from mindsync.analysis.voice.window import CUE_ALIGN, FRAME_HOP, FrameTrack
 
 # Audio before the first frame to measure, for the filters to settle (see the module doc).
 CONTEXT_SAMPLES = 1600
@@ -81,3 +84,42 @@ def window_frames(
         pulses=dict(track.pulses) if track is not None else {},
     )
     return (aper, f0, corr), kept
+
+
+def _reused(previous: np.ndarray, shift: int, n: int) -> tuple[np.ndarray, int]:
+    """The first frames of a window of ``n`` frames taken from ``previous``, whose frame 0 is
+    ``shift`` frames earlier: (array of n, NaN past what was reused), how many were reused."""
+    out = np.full(n, np.nan)
+    known = max(0, min(n, previous.shape[0] - shift))
+    out[:known] = previous[shift : shift + known]
+    return out, known
+
+
+def window_cues(x: np.ndarray, origin: int, track: FrameTrack | None) -> CueFrames:
+    """The non-speech cues' per-frame measurements of the window ``x`` (starting at absolute
+    sample ``origin``), reusing the track's where the frame grids line up (origins
+    :data:`CUE_ALIGN` apart). Every frame lies wholly inside the window, so each is final:
+    the result is what :func:`~mindsync.analysis.voice.nonspeech.cue_frames` gives on ``x``.
+    """
+    x = np.asarray(x, dtype=np.float32)
+    n_power = max(0, (x.shape[0] - 512) // CUE_HOP + 1)
+    n_tone = max(0, (x.shape[0] - 1024) // TONE_HOP + 1)
+    cached = track.cues if track is not None else None
+    if cached is None or origin < cached[0] or (origin - cached[0]) % CUE_ALIGN:
+        prev = CueFrames(np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0))
+        shift_p = shift_t = 0
+    else:
+        prev = cached[1]
+        shift_p = (origin - cached[0]) // CUE_HOP
+        shift_t = (origin - cached[0]) // TONE_HOP
+    power, known_p = _reused(prev.power, shift_p, n_power)
+    if known_p < n_power:
+        power[known_p:] = _frame_power(x[known_p * CUE_HOP :])
+    tone_power, known_t = _reused(prev.tone_power, shift_t, n_tone)
+    tone_share, _ = _reused(prev.tone_share, shift_t, n_tone)
+    tone_st, _ = _reused(prev.tone_st, shift_t, n_tone)
+    if known_t < n_tone:
+        frames = sliding_window_view(x[known_t * TONE_HOP :], 1024)[::TONE_HOP][: n_tone - known_t]
+        tone_power[known_t:] = frames.astype(np.float64).var(axis=1)
+        tone_share[known_t:], tone_st[known_t:] = _tone_peaks(frames)
+    return CueFrames(power, tone_power, tone_share, tone_st)

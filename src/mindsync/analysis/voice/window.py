@@ -15,12 +15,16 @@ This module imports no decoder and no scipy: the server process uses it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 #: 10 ms analysis frames at 16 kHz (``features.HOP``): window origins are multiples of it,
 #: so that a frame measured on one tick is the same frame on the next.
 FRAME_HOP = 160
+#: Window origins a multiple of this apart share the non-speech cues' frame grids too (32 and
+#: 64 ms frames at hops of 256 and 512 samples: lcm(160, 512) = 2560, 160 ms).
+CUE_ALIGN = 2560
 
 
 @dataclass
@@ -40,6 +44,8 @@ class FrameTrack:
     pulses: dict[tuple[int, int, bytes], tuple[float, float, int, float, float, int]] = field(
         default_factory=dict
     )
+    #: (absolute origin, nonspeech.CueFrames) of the last window: the non-speech cues' frames.
+    cues: tuple[int, Any] | None = None
 
     @property
     def end(self) -> int:
