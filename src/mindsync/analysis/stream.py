@@ -22,6 +22,10 @@ import numpy as np
 from mindsync.analysis.base import Modality
 from mindsync.analysis.errors import InputError, PayloadTooLarge
 from mindsync.analysis.motion.recording import MotionRecording
+
+# Imported with the server (PyAV, about 0.15 s; no scipy), not on a stream's first WebM chunk,
+# where the import held the GIL while that stream's first tick waited behind it.
+from mindsync.analysis.voice.webm_stream import WebmOpusStream  # noqa: I001
 from mindsync.analysis.voice.window import CUE_ALIGN, FrameTrack, VoiceWindow
 
 PCM_RATE = 16_000
@@ -67,7 +71,7 @@ class StreamBuffers:
     audio_new: bool = False
     audio_last_ts: float | None = None
     voice_track: FrameTrack | None = None
-    webm: Any = None  # a WebmOpusStream once the first WebM chunk arrived
+    webm: WebmOpusStream | None = None  # made when the first WebM chunk arrives
     motion: deque[np.ndarray] = field(default_factory=deque)  # (n, 7) float64 blocks
     motion_new: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -95,9 +99,7 @@ class StreamBuffers:
     def add_webm(self, ts: float, chunk: bytes) -> None:
         """Decode the next MediaRecorder WebM/Opus chunk (the first holds the header) with
         the stream's long-lived decoder and append its audio. Costs the chunk's own audio only
-        (about 3 ms per second of audio): call it off the event loop."""
-        from mindsync.analysis.voice.webm_stream import WebmOpusStream  # PyAV: on first use
-
+        (about 2 ms per second of audio): call it off the event loop."""
         with self._lock:
             if self.webm is None:
                 self.webm = WebmOpusStream()

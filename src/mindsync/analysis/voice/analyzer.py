@@ -124,6 +124,11 @@ class VoiceAnalyzer(Analyzer[DecodedAudio, VoiceResult]):
         t = np.arange(SAMPLE_RATE) / SAMPLE_RATE
         tone = 0.1 * np.sign(np.sin(2 * np.pi * 120 * t)) * np.hanning(t.size)
         self.analyze(DecodedAudio(tone.astype(np.float32), "synthetic", "none", SAMPLE_RATE, 1))
+        # A live stream's first tick takes the incremental path: warm it too (two windows,
+        # the second reusing the first's frames).
+        pcm = np.round(np.tile(tone, 5) * 32767).astype(np.int16)
+        first = self.analyze(self.decode(VoiceWindow(pcm[: 4 * SAMPLE_RATE], 0, "none")))
+        self.analyze(self.decode(VoiceWindow(pcm[8000:], 8000, "none", first._stream_track)))
 
     def decode(self, raw: Any) -> DecodedAudio:
         """Base64 (or a ``data:audio/...;base64,`` URL) or bytes -> 16 kHz mono float32.

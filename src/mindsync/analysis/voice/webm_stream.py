@@ -27,13 +27,27 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from mindsync.analysis.errors import InputError, UnsupportedMediaType
-from mindsync.analysis.voice.decode import SAMPLE_RATE, _antialias, _frame_array, _mono
 
+# The server process decodes these chunks: nothing here imports scipy (voice/decode.py does,
+# and scipy.signal alone took a second to import, on the event loop's first WebM chunk).
+SAMPLE_RATE = 16_000  # voice.decode.SAMPLE_RATE
 FIELD = "audio"
 OPUS_RATE = 48_000
 DOWN = OPUS_RATE // SAMPLE_RATE
-TAPS = _antialias(1, DOWN)
+
+
+def _taps(down: int) -> np.ndarray:
+    """``voice.decode._antialias(1, down)`` with numpy only: ``scipy.signal.firwin(10 * down
+    + 1, 1 / down, window=("kaiser", 5.0))``, a Kaiser-windowed sinc scaled to unit DC gain."""
+    n = 10 * down + 1
+    m = np.arange(n) - (n - 1) / 2
+    h = np.sinc(m / down) / down * np.kaiser(n, 5.0)
+    return h / h.sum()
+
+
+TAPS = _taps(DOWN)
 FILTER_HALF = (TAPS.shape[0] - 1) // 2
+PLANAR_FLOAT = frozenset({"fltp", "dblp"})
 # Masters entered rather than skipped: EBML readers in browsers write Segment and Cluster
 # with "unknown size", which only entering (not skipping) can follow.
 SEGMENT, CLUSTER, TRACKS, TRACK_ENTRY, BLOCK_GROUP = (
@@ -205,15 +219,12 @@ class WebmOpusStream:
     def _decode(self, packets: list[bytes]) -> np.ndarray:
         assert self._decoder is not None
         arrays: list[np.ndarray] = []
-        key: tuple[str, bool, int] | None = None
         try:
             for payload in packets:
                 for frame in self._decoder.decode(av.Packet(payload)):
                     if int(frame.sample_rate) != OPUS_RATE:
                         raise InputError(f"{FIELD}: Opus must decode at 48 kHz", field=FIELD)
-                    n_channels = len(frame.layout.channels)
-                    key = (frame.format.name, frame.format.is_planar, n_channels)
-                    arrays.append(_mono([_frame_array(frame, n_channels)], *key))
+                    arrays.append(_frame_mono(frame))
         except (av.FFmpegError, ValueError) as exc:
             raise InputError(
                 f"{FIELD}: an Opus packet of the WebM stream could not be decoded", field=FIELD
@@ -224,6 +235,31 @@ class WebmOpusStream:
         if not np.all(np.isfinite(pcm)):
             pcm = np.nan_to_num(pcm, nan=0.0, posinf=1.0, neginf=-1.0)
         return np.clip(pcm, -1.0, 1.0)
+
+
+def _frame_mono(frame: av.AudioFrame) -> np.ndarray:
+    """A decoded Opus frame as mono float32 (channels averaged, as voice/decode.py does).
+
+    Reads exactly the planes the layout names and ``frame.samples`` values of each (not
+    ``to_ndarray``: see ``voice.decode._frame_array``). FFmpeg's Opus decoder gives float.
+    """
+    name = frame.format.name
+    n = int(frame.samples)
+    channels = len(frame.layout.channels)
+    if name in PLANAR_FLOAT:
+        dtype = np.float32 if name == "fltp" else np.float64
+        if len(frame.planes) < channels:
+            raise ValueError("fewer planes than channels")
+        data = np.stack(
+            [np.frombuffer(frame.planes[i], dtype=dtype, count=n) for i in range(channels)]
+        )
+    elif name in ("flt", "dbl"):
+        dtype = np.float32 if name == "flt" else np.float64
+        data = np.frombuffer(frame.planes[0], dtype=dtype, count=n * channels)
+        data = data.reshape(-1, max(channels, 1)).T
+    else:
+        raise InputError(f"{FIELD}: the Opus decoder gave {name} samples", field=FIELD)
+    return data.mean(axis=0, dtype=np.float32) if data.shape[0] > 1 else data[0].astype(np.float32)
 
 
 assert math.gcd(OPUS_RATE, SAMPLE_RATE) == SAMPLE_RATE

@@ -112,6 +112,7 @@ class StreamSession:
         self.last_results: dict[Modality, ModalityResult] = {}
         self.prefs = None
         self.seq = 0
+        self.slow_ticks = 0  # ticks in a row that took longer than the interval
         self.started = self.clock()
         self.closed = asyncio.Event()
         self.send_lock = asyncio.Lock()
@@ -235,12 +236,15 @@ class StreamSession:
                 else:
                     await self._publish(results, stamps, time.perf_counter() - started)
             elapsed = time.perf_counter() - started
-            # When the analysis took longer than the interval (the pool is overloaded), the
+            # When ticks keep taking longer than the interval (the pool is overloaded), the
             # next tick still waits as long as this one took (TICK_BACKOFF times it): each
             # stream then has a tick queued about half of the time instead of always, so a
             # tick waits behind half as many others. The pool stays as busy (the same results
-            # per second), and each result is about half as old.
-            pause = max(self.interval - elapsed, TICK_BACKOFF * elapsed)
+            # per second), and each result is about half as old. One slow tick (a cold start)
+            # is not overload: the backoff starts at the second slow tick in a row.
+            self.slow_ticks = self.slow_ticks + 1 if elapsed > self.interval else 0
+            backoff = TICK_BACKOFF * elapsed if self.slow_ticks >= 2 else 0.0
+            pause = max(self.interval - elapsed, backoff)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.closed.wait(), pause)
 
