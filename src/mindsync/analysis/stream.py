@@ -22,10 +22,6 @@ import numpy as np
 from mindsync.analysis.base import Modality
 from mindsync.analysis.errors import InputError, PayloadTooLarge
 from mindsync.analysis.motion.recording import MotionRecording
-
-# Imported with the server (PyAV, about 0.15 s; no scipy), not on a stream's first WebM chunk,
-# where the import held the GIL while that stream's first tick waited behind it.
-from mindsync.analysis.voice.webm_stream import WebmOpusStream  # noqa: I001
 from mindsync.analysis.voice.window import CUE_ALIGN, FrameTrack, VoiceWindow
 
 PCM_RATE = 16_000
@@ -71,7 +67,7 @@ class StreamBuffers:
     audio_new: bool = False
     audio_last_ts: float | None = None
     voice_track: FrameTrack | None = None
-    webm: WebmOpusStream | None = None  # made when the first WebM chunk arrives
+    webm: Any = None  # a voice.webm_stream.WebmOpusStream once the first WebM chunk arrived
     motion: deque[np.ndarray] = field(default_factory=deque)  # (n, 7) float64 blocks
     motion_new: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -100,6 +96,10 @@ class StreamBuffers:
         """Decode the next MediaRecorder WebM/Opus chunk (the first holds the header) with
         the stream's long-lived decoder and append its audio. Costs the chunk's own audio only
         (about 2 ms per second of audio): call it off the event loop."""
+        # PyAV (no scipy) loads with the first stream that may send audio: see
+        # load_webm_decoder. A server that never streams audio never imports a decoder.
+        from mindsync.analysis.voice.webm_stream import WebmOpusStream
+
         with self._lock:
             if self.webm is None:
                 self.webm = WebmOpusStream()
@@ -352,3 +352,12 @@ class SpeakingTracker:
         if moving and hears:
             return True
         return None
+
+
+def load_webm_decoder() -> None:
+    """Import the WebM/Opus stream decoder (PyAV, about 0.15 s) ahead of the first chunk.
+
+    Called off the event loop when a stream that may send audio starts: imported on the
+    first chunk instead, it held the GIL while that stream's first tick waited.
+    """
+    import mindsync.analysis.voice.webm_stream  # noqa: F401

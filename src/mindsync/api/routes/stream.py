@@ -42,7 +42,13 @@ from mindsync.analysis.fusion import fuse
 from mindsync.analysis.fusion.baseline import baseline_signals
 from mindsync.analysis.fusion.recommendations import recommend
 from mindsync.analysis.orchestrator import Orchestrator
-from mindsync.analysis.stream import Smoother, SpeakingTracker, StreamAggregate, StreamBuffers
+from mindsync.analysis.stream import (
+    Smoother,
+    SpeakingTracker,
+    StreamAggregate,
+    StreamBuffers,
+    load_webm_decoder,
+)
 from mindsync.api import services
 from mindsync.api.deps import Access, authenticate, bearer_token
 from mindsync.api.errors import ApiError, ConsentRequired, NotFound
@@ -366,6 +372,8 @@ async def analyze_stream(websocket: WebSocket) -> None:
             refused = [m for m in MODALITIES if not session.allowed(m)]
             if len(refused) == len(MODALITIES):
                 raise services.consent_required_error(refused)
+        if session.allowed("voice"):
+            await run_in_threadpool(load_webm_decoder)
     except (TimeoutError, ValueError, WebSocketDisconnect) as exc:
         with contextlib.suppress(Exception):
             await websocket.close(
