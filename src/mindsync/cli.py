@@ -67,6 +67,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         # uvicorn, decides whose X-Forwarded-For to believe (MINDSYNC_TRUSTED_PROXIES).
         http=GuardedH11Protocol,
         proxy_headers=False,
+        ws_per_message_deflate=False,  # see mindsync.api.gunicorn_worker
         timeout_keep_alive=int(settings.keepalive_timeout_seconds),
     )
     return 0

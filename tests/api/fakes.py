@@ -11,6 +11,7 @@ from mindsync.analysis.errors import InputError
 from mindsync.analysis.motion.recording import MotionRecording
 from mindsync.analysis.payload import decode_base64
 from mindsync.analysis.registry import AnalyzerRegistry
+from mindsync.analysis.voice.window import VoiceWindow
 
 EMOTIONS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 
@@ -77,6 +78,8 @@ class FakeVoice(_Counting, Analyzer[bytes, FakeVoiceResult]):
 
     def decode(self, raw: Any) -> bytes:
         self._count()
+        if isinstance(raw, VoiceWindow):  # a live stream's window (voice/window.py)
+            return raw.samples.tobytes()
         return decode_base64(raw, field="audio_data", max_bytes=1_000_000)[1]
 
     def analyze(self, data: bytes) -> FakeVoiceResult:

@@ -22,6 +22,7 @@ import numpy as np
 from mindsync.analysis.base import Modality
 from mindsync.analysis.errors import InputError, PayloadTooLarge
 from mindsync.analysis.motion.recording import MotionRecording
+from mindsync.analysis.voice.window import CUE_ALIGN, FrameTrack, VoiceWindow
 
 PCM_RATE = 16_000
 
@@ -37,9 +38,21 @@ def pcm16_to_wav(pcm: bytes, rate: int = PCM_RATE) -> bytes:
     return out.getvalue()
 
 
+def float_to_pcm16(samples: np.ndarray) -> np.ndarray:
+    """Float audio in [-1, 1] as int16 (rounded; the ring and the pipe carry half the bytes)."""
+    return np.round(np.clip(samples, -1.0, 32767 / 32768) * 32768.0).astype(np.int16)
+
+
 @dataclass
 class StreamBuffers:
-    """What has arrived and not yet been analysed, per modality. Thread-safe."""
+    """What has arrived and not yet been analysed, per modality. Thread-safe.
+
+    Audio (PCM16, or WebM/Opus decoded and stored as 16-bit) goes into one 16 kHz int16 ring,
+    of which each tick analyses
+    the last ``audio_window_s`` seconds (starting on a 10 ms frame of the stream), together
+    with ``voice_track``: what earlier ticks already measured (see voice/window.py). The
+    tick's caller stores the track the analysis returns with :meth:`keep_voice_track`.
+    """
 
     audio_window_s: float = 4.0
     motion_window_s: float = 10.0
@@ -47,15 +60,15 @@ class StreamBuffers:
     face_frame: tuple[float, bytes] | None = None
     face_received: int = 0
     face_dropped: int = 0
-    audio_pcm: deque[bytes] = field(default_factory=deque)
-    audio_pcm_bytes: int = 0
-    audio_webm_header: bytes | None = None
-    audio_webm: deque[bytes] = field(default_factory=deque)
+    audio_chunks: deque[np.ndarray] = field(default_factory=deque)  # int16
+    audio_held: int = 0  # samples in audio_chunks
+    audio_total: int = 0  # samples received since the stream started
+    audio_codec: str = "pcm_s16le"
     audio_new: bool = False
     audio_last_ts: float | None = None
-    motion: deque[tuple[float, float, float, float, float, float, float]] = field(
-        default_factory=deque
-    )
+    voice_track: FrameTrack | None = None
+    webm: Any = None  # a voice.webm_stream.WebmOpusStream once the first WebM chunk arrived
+    motion: deque[np.ndarray] = field(default_factory=deque)  # (n, 7) float64 blocks
     motion_new: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -77,43 +90,86 @@ class StreamBuffers:
         """Append 16 kHz mono PCM16; keep the last ``audio_window_s`` seconds."""
         if len(pcm) % 2:
             raise InputError("PCM16 audio chunks must have an even number of bytes", field="audio")
-        limit = int(self.audio_window_s * PCM_RATE * 2)
-        with self._lock:
-            self.audio_pcm.append(pcm)
-            self.audio_pcm_bytes += len(pcm)
-            while self.audio_pcm_bytes - len(self.audio_pcm[0]) >= limit:
-                self.audio_pcm_bytes -= len(self.audio_pcm.popleft())
-            self.audio_new = True
-            self.audio_last_ts = ts
+        self._add_audio(ts, np.frombuffer(pcm, dtype="<i2").astype(np.int16), "pcm_s16le")
 
     def add_webm(self, ts: float, chunk: bytes) -> None:
-        """Append a MediaRecorder WebM chunk. The first chunk holds the header and is kept."""
+        """Decode the next MediaRecorder WebM/Opus chunk (the first holds the header) with
+        the stream's long-lived decoder and append its audio. Costs the chunk's own audio only
+        (about 2 ms per second of audio): call it off the event loop."""
+        # PyAV (no scipy) loads with the first stream that may send audio: see
+        # load_webm_decoder. A server that never streams audio never imports a decoder.
+        from mindsync.analysis.voice.webm_stream import WebmOpusStream
+
         with self._lock:
-            if self.audio_webm_header is None:
-                self.audio_webm_header = chunk
-            else:
-                self.audio_webm.append(chunk)
-                # MediaRecorder emits a chunk per timeslice (typically 250-1000 ms).
-                while len(self.audio_webm) > 8:
-                    self.audio_webm.popleft()
+            if self.webm is None:
+                self.webm = WebmOpusStream()
+            decoder = self.webm
+        samples = decoder.feed(chunk)
+        self._add_audio(ts, float_to_pcm16(samples), "opus")
+
+    def _add_audio(self, ts: float, samples: np.ndarray, codec: str) -> None:
+        keep = int(self.audio_window_s * PCM_RATE) + CUE_ALIGN
+        with self._lock:
+            if samples.size:
+                self.audio_chunks.append(samples)
+                self.audio_held += samples.shape[0]
+                self.audio_total += samples.shape[0]
+                while self.audio_held - self.audio_chunks[0].shape[0] >= keep:
+                    self.audio_held -= self.audio_chunks.popleft().shape[0]
+            self.audio_codec = codec
             self.audio_new = True
             self.audio_last_ts = ts
 
+    def audio_window(self) -> VoiceWindow | None:
+        """At least the last ``audio_window_s`` seconds (up to 160 ms more: the window starts
+        where the stream's analysis frames line up, a multiple of ``CUE_ALIGN`` samples), with
+        the stream's voice track; None before any audio. The caller holds the lock."""
+        if not self.audio_held:
+            return None
+        held = np.concatenate(self.audio_chunks) if len(self.audio_chunks) > 1 else None
+        if held is None:
+            held = self.audio_chunks[0]
+        held_origin = self.audio_total - self.audio_held
+        wanted = int(self.audio_window_s * PCM_RATE)
+        origin = max(0, self.audio_total - wanted) // CUE_ALIGN * CUE_ALIGN
+        if origin < held_origin:  # only while the stream is younger than the window
+            origin = -(-held_origin // CUE_ALIGN) * CUE_ALIGN
+        samples = held[origin - held_origin :]
+        # One array from now on, starting at the window: the next join copies less.
+        self.audio_chunks.clear()
+        self.audio_chunks.append(samples)
+        self.audio_held = samples.shape[0]
+        return VoiceWindow(
+            samples=samples, origin=origin, codec=self.audio_codec, track=self.voice_track
+        )
+
+    def keep_voice_track(self, track: FrameTrack | None) -> None:
+        """Keep what the last voice analysis measured, for the next tick to reuse."""
+        if track is not None:
+            with self._lock:
+                self.voice_track = track
+
     def add_motion(self, rows: np.ndarray) -> None:
-        """Append samples (N, 7): t, ax, ay, az, gx, gy, gz (gyro NaN when absent)."""
+        """Append samples (N, 7): t, ax, ay, az, gx, gy, gz (gyro NaN when absent); keep
+        those within ``motion_window_s`` of the newest."""
+        rows = np.asarray(rows, dtype=np.float64).reshape(-1, 7)
         with self._lock:
-            for row in rows:
-                self.motion.append(tuple(float(v) for v in row))  # type: ignore[arg-type]
-            newest = self.motion[-1][0] if self.motion else 0.0
-            while self.motion and self.motion[0][0] < newest - self.motion_window_s:
-                self.motion.popleft()
+            if rows.shape[0]:
+                self.motion.append(rows)
+            if not self.motion:
+                return
+            oldest = self.motion[-1][-1, 0] - self.motion_window_s
+            while self.motion and self.motion[0][-1, 0] < oldest:
+                self.motion.popleft()  # whole blocks first, then the rows of the first
+            if self.motion and self.motion[0][0, 0] < oldest:
+                self.motion[0] = self.motion[0][self.motion[0][:, 0] >= oldest]
             self.motion_new = True
 
     def take(self) -> tuple[dict[Modality, Any], dict[Modality, float]]:
         """The inputs of the next analysis and the newest client timestamp of each.
 
         A face frame is taken once; audio and motion are sliding windows, analysed again
-        only when something new arrived.
+        only when something new arrived (else the last result stands).
         """
         inputs: dict[Modality, Any] = {}
         stamps: dict[Modality, float] = {}
@@ -125,15 +181,16 @@ class StreamBuffers:
                 stamps["face"] = ts
             if self.audio_new:
                 self.audio_new = False
-                if self.audio_pcm:
-                    data = pcm16_to_wav(b"".join(self.audio_pcm))
-                else:
-                    data = (self.audio_webm_header or b"") + b"".join(self.audio_webm)
-                inputs["voice"] = base64.b64encode(data).decode()
-                stamps["voice"] = self.audio_last_ts or 0.0
-            if self.motion_new and len(self.motion) >= 2:
+                window = self.audio_window()
+                if window is not None:
+                    inputs["voice"] = window
+                    stamps["voice"] = self.audio_last_ts or 0.0
+            held = sum(block.shape[0] for block in self.motion)
+            if self.motion_new and held >= 2:
                 self.motion_new = False
-                rows = np.array(self.motion, dtype=np.float64)
+                rows = np.concatenate(self.motion) if len(self.motion) > 1 else self.motion[0]
+                self.motion.clear()
+                self.motion.append(rows)
                 gyro = rows[:, 4:7]
                 inputs["motion"] = MotionRecording(
                     timestamps=rows[:, 0],
@@ -295,3 +352,12 @@ class SpeakingTracker:
         if moving and hears:
             return True
         return None
+
+
+def load_webm_decoder() -> None:
+    """Import the WebM/Opus stream decoder (PyAV, about 0.15 s) ahead of the first chunk.
+
+    Called off the event loop when a stream that may send audio starts: imported on the
+    first chunk instead, it held the GIL while that stream's first tick waited.
+    """
+    import mindsync.analysis.voice.webm_stream  # noqa: F401

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +15,12 @@ from mindsync.analysis.errors import InputError, ModelLoadError, PayloadTooLarge
 from mindsync.analysis.payload import decode_base64
 from mindsync.analysis.voice.decode import FIELD, SAMPLE_RATE, DecodedAudio, decode_audio
 from mindsync.analysis.voice.features import SpeechMeasures, measure
-from mindsync.analysis.voice.nonspeech import SoundCues, sound_cues
+from mindsync.analysis.voice.incremental import window_cues, window_frames
+from mindsync.analysis.voice.nonspeech import SoundCues, sound_cues, sound_cues_from_frames
 from mindsync.analysis.voice.result import VoiceQuality, VoiceResult
 from mindsync.analysis.voice.scoring import FeatureReference, reference_trust, score_stress
 from mindsync.analysis.voice.vad import FRAME_LEN, speech_mask
+from mindsync.analysis.voice.window import FRAME_HOP, FrameTrack, VoiceWindow
 from mindsync.core.config import Settings
 
 logger = logging.getLogger(__name__)
@@ -74,6 +77,15 @@ def audio_quality(m: SpeechMeasures) -> float:
     return round(math.exp(sum(logs) / len(logs)), 4)
 
 
+@dataclass(frozen=True, slots=True)
+class StreamAudio(DecodedAudio):
+    """A live stream's window: :class:`DecodedAudio` plus the absolute index of its first
+    sample and what earlier ticks measured (see ``voice/window.py``)."""
+
+    origin: int = 0
+    track: FrameTrack | None = None
+
+
 class VoiceAnalyzer(Analyzer[DecodedAudio, VoiceResult]):
     """Decodes ``audio_data``, finds speech, measures it and scores vocal stress.
 
@@ -112,6 +124,11 @@ class VoiceAnalyzer(Analyzer[DecodedAudio, VoiceResult]):
         t = np.arange(SAMPLE_RATE) / SAMPLE_RATE
         tone = 0.1 * np.sign(np.sin(2 * np.pi * 120 * t)) * np.hanning(t.size)
         self.analyze(DecodedAudio(tone.astype(np.float32), "synthetic", "none", SAMPLE_RATE, 1))
+        # A live stream's first tick takes the incremental path: warm it too (two windows,
+        # the second reusing the first's frames).
+        pcm = np.round(np.tile(tone, 5) * 32767).astype(np.int16)
+        first = self.analyze(self.decode(VoiceWindow(pcm[: 4 * SAMPLE_RATE], 0, "none")))
+        self.analyze(self.decode(VoiceWindow(pcm[8000:], 8000, "none", first._stream_track)))
 
     def decode(self, raw: Any) -> DecodedAudio:
         """Base64 (or a ``data:audio/...;base64,`` URL) or bytes -> 16 kHz mono float32.
@@ -119,6 +136,8 @@ class VoiceAnalyzer(Analyzer[DecodedAudio, VoiceResult]):
         413 past ``audio_max_bytes`` or ``audio_max_seconds``; 415 for formats other than
         WAV, MP3, OGG, WebM, MP4/AAC and FLAC; 422 for corrupt payloads.
         """
+        if isinstance(raw, VoiceWindow):
+            return self._stream_window(raw)
         if isinstance(raw, bytes | bytearray):
             if len(raw) > self._max_bytes:
                 raise PayloadTooLarge(
@@ -132,6 +151,29 @@ class VoiceAnalyzer(Analyzer[DecodedAudio, VoiceResult]):
         else:
             raise InputError(f"{FIELD} must be a base64 string", field=FIELD)
         return decode_audio(data, max_seconds=self._max_seconds)
+
+    def _stream_window(self, window: VoiceWindow) -> StreamAudio:
+        """A live stream's window (16 kHz mono int16, see ``voice/window.py``), converted as
+        WAV decoding converts PCM16."""
+        pcm = np.asarray(window.samples)
+        if pcm.ndim != 1 or pcm.dtype != np.int16 or window.origin % FRAME_HOP:
+            raise InputError(f"{FIELD}: a stream window must be 16 kHz mono int16", field=FIELD)
+        samples = (pcm / 32768.0).astype(np.float32)
+        if samples.shape[0] > self._max_seconds * SAMPLE_RATE:
+            raise PayloadTooLarge(
+                f"{FIELD} is longer than the limit of {self._max_seconds:g} seconds",
+                field=FIELD,
+                limit=self._max_seconds,
+            )
+        return StreamAudio(
+            samples=samples,
+            container="stream",
+            codec=window.codec,
+            source_rate=SAMPLE_RATE,
+            source_channels=1,
+            origin=window.origin,
+            track=window.track,
+        )
 
     def analyze(self, data: DecodedAudio) -> VoiceResult:
         """Measure the speech in ``data`` and score it against the population reference.
@@ -150,8 +192,30 @@ class VoiceAnalyzer(Analyzer[DecodedAudio, VoiceResult]):
             vad = speech_mask(x)
         else:
             vad = np.zeros(x.shape[0] // FRAME_LEN, dtype=bool)
-        m = measure(x, vad)
-        cues = sound_cues(x) if peak >= SILENCE_PEAK else None
+        track: FrameTrack | None = None
+        if isinstance(data, StreamAudio):
+            # Only the frames the stream has not measured yet are measured (incremental.py).
+            frames, track = window_frames(x, data.origin, data.track)
+            m = measure(x, vad, frames=frames, pulse_cache=track.pulses, origin=data.origin)
+            cue_frames = window_cues(x, data.origin, data.track)
+            track.cues = (data.origin, cue_frames)
+            cues = sound_cues_from_frames(cue_frames) if peak >= SILENCE_PEAK else None
+        else:
+            m = measure(x, vad)
+            cues = sound_cues(x) if peak >= SILENCE_PEAK else None
+        result = self._result(data, reference, duration, peak, m, cues)
+        result._stream_track = track
+        return result
+
+    def _result(
+        self,
+        data: DecodedAudio,
+        reference: FeatureReference,
+        duration: float,
+        peak: float,
+        m: SpeechMeasures,
+        cues: SoundCues | None,
+    ) -> VoiceResult:
         quality = audio_quality(m)
         level = m.features.get("loudness_dbfs")
         qual = VoiceQuality(

@@ -110,6 +110,20 @@ def track_f0(x: np.ndarray, candidate: np.ndarray) -> tuple[np.ndarray, np.ndarr
     idx = np.flatnonzero(candidate[:n])
     if idx.size == 0:
         return f0, nccf
+    padded, cs_all = pitch_signal(x)
+    # Blocks of frames keep the (frames x lags) arrays in cache: one block for the whole of a
+    # 60 s clip made the cost grow faster than the clip.
+    for a in range(0, idx.size, YIN_BLOCK):
+        sel = idx[a : a + YIN_BLOCK]
+        f0_b, nccf_b = _yin(padded, cs_all, starts[sel] // 2)
+        f0[sel] = f0_b
+        nccf[sel] = nccf_b
+    return _clean_track(f0, nccf)
+
+
+def pitch_signal(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """What YIN reads: ``x`` (16 kHz) at 8 kHz, mean removed, high-passed, zero-padded at the
+    end by one YIN window; and the running sum of its squares (length + 1, float64)."""
     x8 = resample(x.astype(np.float32, copy=False), 1, SAMPLE_RATE // PITCH_RATE)
     x8 -= x8.mean()
     # Rumble and mains hum below the voice's f0 do not cancel at the period, so a quiet voice
@@ -118,11 +132,30 @@ def track_f0(x: np.ndarray, candidate: np.ndarray) -> tuple[np.ndarray, np.ndarr
     length = P_WIN + TAU_MAX
     padded = np.concatenate((x8, np.zeros(length, dtype=np.float32)))
     cs_all = np.concatenate(([0.0], np.cumsum(padded.astype(np.float64) ** 2)))
-    # Blocks of frames keep the (frames x lags) arrays in cache: one block for the whole of a
-    # 60 s clip made the cost grow faster than the clip.
-    for a in range(0, idx.size, YIN_BLOCK):
+    return padded, cs_all
+
+
+def track_f0_from_frames(
+    frames: tuple[np.ndarray, np.ndarray, np.ndarray], candidate: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`track_f0` from per-frame YIN results already measured (see :func:`yin_frames`).
+
+    ``frames``: aperiodicity, candidate f0 and correlation for every 10 ms frame of the clip.
+    Gives what :func:`track_f0` gives on the clip those frames were measured on.
+    """
+    aperiodicity, f0_sel, corr = frames
+    n = aperiodicity.shape[0]
+    f0 = np.full(n, np.nan)
+    nccf = np.full(n, np.nan)
+    idx = np.flatnonzero(candidate[:n])
+    if idx.size == 0:
+        return f0, nccf
+    offsets = idx * (HOP // 2)
+    for a in range(0, idx.size, YIN_BLOCK):  # the same blocks as track_f0
         sel = idx[a : a + YIN_BLOCK]
-        f0_b, nccf_b = _yin(padded, cs_all, starts[sel] // 2)
+        f0_b, nccf_b = yin_voicing(
+            aperiodicity[sel], f0_sel[sel], corr[sel], offsets[a : a + YIN_BLOCK]
+        )
         f0[sel] = f0_b
         nccf[sel] = nccf_b
     return _clean_track(f0, nccf)
@@ -137,6 +170,19 @@ def _yin(
     below :data:`VOICING_MAX_APERIODICITY`, or below :data:`VOICING_WEAK_APERIODICITY` next
     to a clearly voiced frame (hysteresis, as in edge detection: a quiet or breathy syllable
     is kept when it continues a voiced one, while isolated noise frames stay unvoiced).
+    """
+    aperiodicity, f0_sel, corr = yin_frames(padded, cs_all, offsets)
+    return yin_voicing(aperiodicity, f0_sel, corr, offsets)
+
+
+def yin_frames(
+    padded: np.ndarray, cs_all: np.ndarray, offsets: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The per-frame part of YIN, independent of every other frame (so it can be cached).
+
+    Returns three float64 arrays of shape (len(offsets),): the aperiodicity of the best dip,
+    the candidate f0 (Hz) and the normalised autocorrelation at that period (NaN or out of
+    range where the frame has no usable period). :func:`yin_voicing` turns them into f0/nccf.
     """
     length = P_WIN + TAU_MAX
     frames = sliding_window_view(padded, length)[offsets]
@@ -164,7 +210,6 @@ def _yin(
     best = np.where(has_dip, dips.argmax(axis=1), seg.argmin(axis=1)) + TAU_MIN
     rows = np.arange(offsets.size)
     aperiodicity = dn[rows, best]
-    voiced = _hysteresis(aperiodicity, offsets)
     # Parabolic interpolation of the dip for sub-sample periods.
     a, b, c = dn[rows, best - 1], dn[rows, best], dn[rows, np.minimum(best + 1, TAU_MAX)]
     denom = a - 2.0 * b + c
@@ -174,6 +219,17 @@ def _yin(
     with np.errstate(divide="ignore", invalid="ignore"):
         corr = r[rows, best] / np.sqrt(e0[:, 0] * e_tau[rows, best])
     f0_sel = PITCH_RATE / period
+    return aperiodicity, f0_sel, corr
+
+
+def yin_voicing(
+    aperiodicity: np.ndarray, f0_sel: np.ndarray, corr: np.ndarray, offsets: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """f0 (Hz) and nccf of the frames :func:`yin_frames` measured, NaN where unvoiced.
+
+    ``offsets``: the frames' 8 kHz start samples (neighbours are :data:`P_HOP` apart).
+    """
+    voiced = _hysteresis(aperiodicity, offsets)
     ok = voiced & np.isfinite(corr) & (f0_sel >= F0_MIN) & (f0_sel <= F0_MAX)
     f0 = np.where(ok, f0_sel, np.nan)
     nccf = np.where(ok, np.clip(corr, 0.0, 1.0), np.nan)
@@ -262,10 +318,28 @@ def _refine(y: np.ndarray, peaks: np.ndarray) -> np.ndarray:
     return refined
 
 
-def _perturbation(x: np.ndarray, f0: np.ndarray) -> tuple[float | None, float | None]:
-    """Local jitter and shimmer (%) over all voiced runs, Praat's local definitions."""
+#: One voiced run's share of jitter and shimmer: jitter numerator, denominator and pairs,
+#: shimmer numerator, denominator and pairs.
+RunPerturbation = tuple[float, float, int, float, float, int]
+
+
+def _perturbation(
+    x: np.ndarray,
+    f0: np.ndarray,
+    *,
+    cache: dict[tuple[int, int, bytes], RunPerturbation] | None = None,
+    origin: int = 0,
+) -> tuple[float | None, float | None]:
+    """Local jitter and shimmer (%) over all voiced runs, Praat's local definitions.
+
+    ``cache`` (optional, updated in place to the runs of this clip): each run's share keyed
+    by its absolute samples (``origin`` is the absolute index of ``x[0]``) and its f0 track.
+    A run with the same samples and track gives the same share, so a stream's sliding window
+    measures only the runs that changed.
+    """
     jit_num = jit_den = shim_num = shim_den = 0.0
     n_jit = n_shim = 0
+    used: dict[tuple[int, int, bytes], RunPerturbation] = {}
     for a, b, v in runs(np.isfinite(f0)):
         if not v or b - a < MIN_VOICED_RUN + 1:
             continue
@@ -273,35 +347,62 @@ def _perturbation(x: np.ndarray, f0: np.ndarray) -> tuple[float | None, float | 
         stop = min((b - 1) * HOP + WIN // 2 + HOP, x.shape[0])
         if stop - start < 3 * TAU_MAX // 2:
             continue
-        centres = np.arange(a, b) * HOP + WIN // 2
-        period = np.interp(np.arange(start, stop), centres, SAMPLE_RATE / f0[a:b])
-        y = x[start:stop]
-        if y.max() < -y.min():  # pick peaks on the side where the glottal pulses are sharper
-            y = -y
-        pulses = _pulses(y, 0, stop - start, period)
-        if pulses.size < 4:
-            continue
-        periods = np.diff(_refine(y, pulses))
-        # Peak-to-peak amplitude of each period [p_i, p_i+1).
-        amp = (np.maximum.reduceat(y, pulses) - np.minimum.reduceat(y, pulses))[:-1]
-        p_ok = (periods >= SAMPLE_RATE / F0_MAX) & (periods <= SAMPLE_RATE / F0_MIN)
-        pair = p_ok[1:] & p_ok[:-1]
-        ratio = periods[1:] / periods[:-1]
-        pair &= (ratio < 1.3) & (ratio > 1 / 1.3)
-        if pair.any():
-            jit_num += float(np.abs(np.diff(periods))[pair].sum())
-            jit_den += float(periods[1:][pair].sum())
-            n_jit += int(pair.sum())
-        with np.errstate(divide="ignore", invalid="ignore"):
-            a_ratio = amp[1:] / amp[:-1]
-        a_pair = pair & np.isfinite(a_ratio) & (a_ratio < 1.6) & (a_ratio > 1 / 1.6)
-        if a_pair.any():
-            shim_num += float(np.abs(np.diff(amp))[a_pair].sum())
-            shim_den += float(amp[1:][a_pair].sum())
-            n_shim += int(a_pair.sum())
+        key = (origin + start, origin + stop, f0[a:b].tobytes())
+        share = cache.get(key) if cache is not None else None
+        if share is None:
+            share = _run_perturbation(x, f0, a, b, start, stop)
+        used[key] = share
+        jit_num += share[0]
+        jit_den += share[1]
+        n_jit += share[2]
+        shim_num += share[3]
+        shim_den += share[4]
+        n_shim += share[5]
+    if cache is not None:
+        cache.clear()
+        cache.update(used)
     jitter = 100.0 * jit_num / jit_den if n_jit >= 20 and jit_den > 0 else None
     shimmer = 100.0 * shim_num / shim_den if n_shim >= 20 and shim_den > 0 else None
     return jitter, shimmer
+
+
+def _run_perturbation(
+    x: np.ndarray, f0: np.ndarray, a: int, b: int, start: int, stop: int
+) -> RunPerturbation:
+    """One voiced run's share of jitter and shimmer (see :data:`RunPerturbation`)."""
+    centres = np.arange(a, b) * HOP + WIN // 2
+    period = np.interp(np.arange(start, stop), centres, SAMPLE_RATE / f0[a:b])
+    y = x[start:stop]
+    if y.max() < -y.min():  # pick peaks on the side where the glottal pulses are sharper
+        y = -y
+    pulses = _pulses(y, 0, stop - start, period)
+    if pulses.size < 4:
+        return (0.0, 0.0, 0, 0.0, 0.0, 0)
+    periods = np.diff(_refine(y, pulses))
+    # Peak-to-peak amplitude of each period [p_i, p_i+1).
+    amp = (np.maximum.reduceat(y, pulses) - np.minimum.reduceat(y, pulses))[:-1]
+    p_ok = (periods >= SAMPLE_RATE / F0_MAX) & (periods <= SAMPLE_RATE / F0_MIN)
+    pair = p_ok[1:] & p_ok[:-1]
+    ratio = periods[1:] / periods[:-1]
+    pair &= (ratio < 1.3) & (ratio > 1 / 1.3)
+    jit: tuple[float, float, int] = (0.0, 0.0, 0)
+    if pair.any():
+        jit = (
+            float(np.abs(np.diff(periods))[pair].sum()),
+            float(periods[1:][pair].sum()),
+            int(pair.sum()),
+        )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a_ratio = amp[1:] / amp[:-1]
+    a_pair = pair & np.isfinite(a_ratio) & (a_ratio < 1.6) & (a_ratio > 1 / 1.6)
+    shim: tuple[float, float, int] = (0.0, 0.0, 0)
+    if a_pair.any():
+        shim = (
+            float(np.abs(np.diff(amp))[a_pair].sum()),
+            float(amp[1:][a_pair].sum()),
+            int(a_pair.sum()),
+        )
+    return (*jit, *shim)
 
 
 def _spectral_balance(x: np.ndarray, voiced_idx: np.ndarray) -> tuple[float, float] | None:
@@ -329,8 +430,22 @@ def _spectral_balance(x: np.ndarray, voiced_idx: np.ndarray) -> tuple[float, flo
     return alpha, hammarberg
 
 
-def measure(x: np.ndarray, vad: np.ndarray) -> SpeechMeasures:
-    """Compute every measure of ``x`` (shape (N,), 16 kHz float) given its 30 ms VAD mask."""
+def measure(
+    x: np.ndarray,
+    vad: np.ndarray,
+    *,
+    frames: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    pulse_cache: dict[tuple[int, int, bytes], RunPerturbation] | None = None,
+    origin: int = 0,
+) -> SpeechMeasures:
+    """Compute every measure of ``x`` (shape (N,), 16 kHz float) given its 30 ms VAD mask.
+
+    A stream's sliding window passes what it already measured: ``frames``, the per-frame YIN
+    results of every 10 ms frame of ``x`` (:func:`yin_frames`), and ``pulse_cache``, the
+    jitter/shimmer share of voiced runs by absolute position (``origin`` is the absolute
+    sample index of ``x[0]``; see :func:`_perturbation`). Without them every measure is
+    computed from ``x``.
+    """
     n = x.shape[0]
     duration = n / SAMPLE_RATE
     clipping = float(np.mean(np.abs(x) >= 0.99)) if n else 0.0
@@ -356,7 +471,10 @@ def measure(x: np.ndarray, vad: np.ndarray) -> SpeechMeasures:
     starts = _frame_starts(n)
     centre_vad = np.minimum((starts + WIN // 2) // FRAME_LEN, max(n_vad - 1, 0))
     candidate = vad[centre_vad] if n_vad else np.zeros(starts.shape[0], dtype=bool)
-    f0, nccf = track_f0(x, candidate)
+    if frames is None:
+        f0, nccf = track_f0(x, candidate)
+    else:
+        f0, nccf = track_f0_from_frames(frames, candidate)
     voiced = np.isfinite(f0)
     voiced_seconds = float(voiced.sum()) * HOP / SAMPLE_RATE
     feats: dict[str, float] = {}
@@ -371,7 +489,7 @@ def measure(x: np.ndarray, vad: np.ndarray) -> SpeechMeasures:
         feats["f0_range_st"] = float(hi - lo)
         r = np.clip(nccf[voiced], 1e-3, 0.999)
         feats["hnr_db"] = float(np.mean(10.0 * np.log10(r / (1.0 - r))))
-        jitter, shimmer = _perturbation(x.astype(np.float64), f0)
+        jitter, shimmer = _perturbation(x.astype(np.float64), f0, cache=pulse_cache, origin=origin)
         if jitter is not None:
             feats["jitter_local_pct"] = jitter
         if shimmer is not None:

@@ -109,26 +109,88 @@ def tone_share(x: np.ndarray) -> tuple[float, float | None]:
     loud = power >= power.max() * 10 ** (-LOUD_RANGE_DB / 10)
     if power.max() <= 0 or not loud.any():
         return 0.0, None
+    share, st = _tone_peaks(frames[loud])
+    return _steady_tone(share >= TONAL_PEAK_SHARE, st)
+
+
+def _tone_peaks(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per 64 ms frame (rows of ``frames``): the share of its power above 60 Hz held by the
+    strongest peak (+-2 bins) and the peak's interpolated frequency in semitones re 1 Hz.
+    Each row depends on its own samples only."""
     win = np.hanning(TONE_N_FFT).astype(np.float32)
-    s = np.abs(np.fft.rfft(frames[loud] * win, axis=1)) ** 2
+    s = np.abs(np.fft.rfft(frames * win, axis=1)) ** 2
     first = 4  # 62.5 Hz: DC offset and sub-audio rumble are not a tone here
     s = s[:, first:]
     total = s.sum(axis=1) + 1e-20
     peak = np.clip(s.argmax(axis=1), 2, s.shape[1] - 3)
     rows = np.arange(s.shape[0])
     lobe = sum(s[rows, peak + k] for k in range(-2, 3))
-    tonal = lobe / total >= TONAL_PEAK_SHARE
-    if not tonal.any():
-        return 0.0, None
     a, b, c = (np.log(s[rows, peak + k] + 1e-30) for k in (-1, 0, 1))
     denom = a - 2 * b + c
     with np.errstate(divide="ignore", invalid="ignore"):
         shift = np.where(np.abs(denom) > 1e-12, 0.5 * (a - c) / denom, 0.0)
     hz = (peak + first + np.clip(shift, -0.5, 0.5)) * SAMPLE_RATE / TONE_N_FFT
-    st = 12.0 * np.log2(hz)
+    return lobe / total, 12.0 * np.log2(hz)
+
+
+def _steady_tone(tonal: np.ndarray, st: np.ndarray) -> tuple[float, float | None]:
+    """:func:`tone_share`'s answer from the loud frames' tonal flags and peak semitones."""
+    if not tonal.any():
+        return 0.0, None
     centre = float(np.median(st[tonal]))
     steady = tonal & (np.abs(st - centre) <= TONE_STEADY_ST)
     return float(steady.mean()), float(2 ** (centre / 12.0))
+
+
+@dataclass(frozen=True, slots=True)
+class CueFrames:
+    """The per-frame measurements behind :func:`sound_cues`, each of one frame's samples only,
+    so that a stream can keep them between ticks (voice/incremental.py).
+
+    ``power``: (n,) mean-removed power of 32 ms frames, hop 16 ms (:func:`_frame_power`);
+    ``tone_power``, ``tone_share``, ``tone_st``: (m,) power, strongest-peak share and peak
+    semitones of 64 ms frames, hop 32 ms (:func:`_tone_peaks`).
+    """
+
+    power: np.ndarray
+    tone_power: np.ndarray
+    tone_share: np.ndarray
+    tone_st: np.ndarray
+
+
+def cue_frames(x: np.ndarray) -> CueFrames:
+    """Every frame's :class:`CueFrames` measurements of ``x`` (shape (N,), 16 kHz)."""
+    x = np.asarray(x, dtype=np.float32)
+    n = (x.shape[0] - TONE_N_FFT) // TONE_HOP + 1
+    if n <= 0:
+        empty = np.zeros(0)
+        return CueFrames(_frame_power(x), empty, empty, empty)
+    frames = sliding_window_view(x, TONE_N_FFT)[::TONE_HOP][:n]
+    share, st = _tone_peaks(frames)
+    return CueFrames(_frame_power(x), frames.astype(np.float64).var(axis=1), share, st)
+
+
+def sound_cues_from_frames(frames: CueFrames) -> SoundCues:
+    """:func:`sound_cues` from the clip's :class:`CueFrames` (the same answer)."""
+    power = frames.power
+    if power.size == 0 or power.max() <= 0:
+        return SoundCues(0.0, None, 0.0, 0.0, 0)
+    loud = power >= power.max() * 10 ** (-LOUD_RANGE_DB / 10)
+    share, hz = 0.0, None
+    tone_power = frames.tone_power
+    if tone_power.size and tone_power.max() > 0:
+        tone_loud = tone_power >= tone_power.max() * 10 ** (-LOUD_RANGE_DB / 10)
+        if tone_loud.any():
+            share, hz = _steady_tone(
+                frames.tone_share[tone_loud] >= TONAL_PEAK_SHARE, frames.tone_st[tone_loud]
+            )
+    return SoundCues(
+        tone_share=share,
+        tone_hz=hz,
+        beat=beat_strength(power),
+        low_energy=low_energy_fraction(power, loud),
+        loud_frames=int(loud.sum()),
+    )
 
 
 def beat_strength(power: np.ndarray) -> float:

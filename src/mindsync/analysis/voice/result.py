@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from mindsync.analysis.base import ModalityResult
 from mindsync.analysis.voice.scoring import Driver
@@ -61,3 +61,6 @@ class VoiceResult(ModalityResult):
     duration_seconds: float = Field(ge=0.0, description="Length of the clip, seconds.")
     audio_quality: VoiceQuality = Field(description="What the audio quality is made of.")
     codec: str | None = Field(default=None, description="Decoder that read the clip.")
+    # A stream's updated FrameTrack (analysis/voice/window.py), carried back to the server
+    # process with the result (pickled with it; never serialised to JSON).
+    _stream_track: Any = PrivateAttr(default=None)

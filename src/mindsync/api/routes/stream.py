@@ -32,6 +32,7 @@ import uuid
 from typing import Any
 
 import numpy as np
+import orjson
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.concurrency import run_in_threadpool
 
@@ -41,7 +42,13 @@ from mindsync.analysis.fusion import fuse
 from mindsync.analysis.fusion.baseline import baseline_signals
 from mindsync.analysis.fusion.recommendations import recommend
 from mindsync.analysis.orchestrator import Orchestrator
-from mindsync.analysis.stream import Smoother, SpeakingTracker, StreamAggregate, StreamBuffers
+from mindsync.analysis.stream import (
+    Smoother,
+    SpeakingTracker,
+    StreamAggregate,
+    StreamBuffers,
+    load_webm_decoder,
+)
 from mindsync.api import services
 from mindsync.api.deps import Access, authenticate, bearer_token
 from mindsync.api.errors import ApiError, ConsentRequired, NotFound
@@ -55,6 +62,8 @@ router = APIRouter()
 HEADER = struct.Struct(">Bd")
 KIND_FACE, KIND_PCM, KIND_WEBM = 1, 2, 3
 START_TIMEOUT_S = 10.0
+# After a tick slower than the interval, the next waits this many times as long (see tick_loop).
+TICK_BACKOFF = 1.0
 MAX_TEXT_BYTES = 2 * 1024 * 1024
 MAX_MOTION_ROWS = 20_000
 PREF_FOR = {"face": "face_enabled", "voice": "audio_enabled", "motion": "motion_enabled"}
@@ -109,6 +118,7 @@ class StreamSession:
         self.last_results: dict[Modality, ModalityResult] = {}
         self.prefs: PreferencesRead | None = None
         self.seq = 0
+        self.slow_ticks = 0  # ticks in a row that took longer than the interval
         self.started = self.clock()
         self.closed = asyncio.Event()
         self.send_lock = asyncio.Lock()
@@ -120,7 +130,7 @@ class StreamSession:
 
     async def send(self, message: dict[str, Any]) -> None:
         async with self.send_lock:
-            await self.ws.send_text(json.dumps(message, default=str))
+            await self.ws.send_text(orjson.dumps(message, default=str).decode())
 
     def allowed(self, modality: str) -> bool:
         return self.prefs is None or bool(getattr(self.prefs, PREF_FOR[modality]))
@@ -133,7 +143,7 @@ class StreamSession:
                 return
             try:
                 if message.get("bytes") is not None:
-                    self._on_binary(message["bytes"])
+                    await self._on_binary(message["bytes"])
                 elif message.get("text") is not None:
                     if await self._on_text(message["text"]):
                         return
@@ -142,7 +152,7 @@ class StreamSession:
                     {"type": "error", "code": exc.code, "message": exc.message, "field": exc.field}
                 )
 
-    def _on_binary(self, data: bytes) -> None:
+    async def _on_binary(self, data: bytes) -> None:
         if len(data) <= HEADER.size:
             raise ApiError("binary messages need a 9-byte header and a payload", field="binary")
         kind, ts = HEADER.unpack_from(data)
@@ -155,7 +165,9 @@ class StreamSession:
                 if kind == KIND_PCM:
                     self.buffers.add_pcm(ts, payload)
                 else:
-                    self.buffers.add_webm(ts, payload)
+                    # Decoding the chunk's own audio (a few ms a second of audio) leaves the
+                    # event loop; the stream's decoder keeps its state between chunks.
+                    await run_in_threadpool(self.buffers.add_webm, ts, payload)
         else:
             raise ApiError(f"unknown binary kind {kind}; use 1, 2 or 3", field="binary")
 
@@ -212,6 +224,12 @@ class StreamSession:
             if inputs:
                 try:
                     results = await self.orchestrator.run(inputs)
+                    voice = results.get("voice")
+                    if voice is not None:
+                        # What the voice analysis measured, for the next tick to reuse.
+                        self.buffers.keep_voice_track(getattr(voice, "_stream_track", None))
+                        with contextlib.suppress(AttributeError, TypeError):
+                            voice._stream_track = None  # type: ignore[attr-defined]
                 except AnalysisError as exc:
                     await self.send(
                         {
@@ -224,8 +242,17 @@ class StreamSession:
                 else:
                     await self._publish(results, stamps, time.perf_counter() - started)
             elapsed = time.perf_counter() - started
+            # When ticks keep taking longer than the interval (the pool is overloaded), the
+            # next tick still waits as long as this one took (TICK_BACKOFF times it): each
+            # stream then has a tick queued about half of the time instead of always, so a
+            # tick waits behind half as many others. The pool stays as busy (the same results
+            # per second), and each result is about half as old. One slow tick (a cold start)
+            # is not overload: the backoff starts at the second slow tick in a row.
+            self.slow_ticks = self.slow_ticks + 1 if elapsed > self.interval else 0
+            backoff = TICK_BACKOFF * elapsed if self.slow_ticks >= 2 else 0.0
+            pause = max(self.interval - elapsed, backoff)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.closed.wait(), max(0.0, self.interval - elapsed))
+                await asyncio.wait_for(self.closed.wait(), pause)
 
     async def _publish(
         self, results: dict[Modality, ModalityResult], stamps: dict[Modality, float], took: float
@@ -345,6 +372,8 @@ async def analyze_stream(websocket: WebSocket) -> None:
             refused = [m for m in MODALITIES if not session.allowed(m)]
             if len(refused) == len(MODALITIES):
                 raise services.consent_required_error(refused)
+        if session.allowed("voice"):
+            await run_in_threadpool(load_webm_decoder)
     except (TimeoutError, ValueError, WebSocketDisconnect) as exc:
         with contextlib.suppress(Exception):
             await websocket.close(
