@@ -40,7 +40,8 @@ def pcm16_to_wav(pcm: bytes, rate: int = PCM_RATE) -> bytes:
 
 def float_to_pcm16(samples: np.ndarray) -> np.ndarray:
     """Float audio in [-1, 1] as int16 (rounded; the ring and the pipe carry half the bytes)."""
-    return np.round(np.clip(samples, -1.0, 32767 / 32768) * 32768.0).astype(np.int16)
+    pcm: np.ndarray = np.round(np.clip(samples, -1.0, 32767 / 32768) * 32768.0).astype(np.int16)
+    return pcm
 
 
 @dataclass

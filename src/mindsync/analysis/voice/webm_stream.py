@@ -41,8 +41,9 @@ def _taps(down: int) -> np.ndarray:
     + 1, 1 / down, window=("kaiser", 5.0))``, a Kaiser-windowed sinc scaled to unit DC gain."""
     n = 10 * down + 1
     m = np.arange(n) - (n - 1) / 2
-    h = np.sinc(m / down) / down * np.kaiser(n, 5.0)
-    return h / h.sum()
+    h: np.ndarray = np.sinc(m / down) / down * np.kaiser(n, 5.0)
+    taps: np.ndarray = h / h.sum()
+    return taps
 
 
 TAPS = _taps(DOWN)
@@ -105,7 +106,7 @@ class _Decimator:
             return np.zeros(0, dtype=np.float32)
         start = DOWN * self._next - FILTER_HALF - self._base
         windows = sliding_window_view(self._buf[start:], TAPS.shape[0])[::DOWN]
-        out = windows[: last - self._next + 1] @ TAPS[::-1]
+        out: np.ndarray = windows[: last - self._next + 1] @ TAPS[::-1]
         self._next = last + 1
         drop = DOWN * self._next - FILTER_HALF - self._base
         self._buf = self._buf[drop:]
@@ -120,7 +121,7 @@ class WebmOpusStream:
         self._buf = bytearray()
         self._entries: list[dict[int, bytes | int]] = []
         self._track: int | None = None
-        self._decoder: av.CodecContext | None = None
+        self._decoder: av.AudioCodecContext | None = None
         self._decimator = _Decimator()
         self._started = False
 
@@ -210,6 +211,7 @@ class WebmOpusStream:
                 if len(private) < 19 or private[:8] != b"OpusHead":
                     break
                 decoder = av.CodecContext.create("opus", "r")
+                assert isinstance(decoder, av.AudioCodecContext)
                 decoder.extradata = private
                 self._decoder = decoder
                 self._track = number
@@ -234,7 +236,8 @@ class WebmOpusStream:
         pcm = np.concatenate(arrays)
         if not np.all(np.isfinite(pcm)):
             pcm = np.nan_to_num(pcm, nan=0.0, posinf=1.0, neginf=-1.0)
-        return np.clip(pcm, -1.0, 1.0)
+        clipped: np.ndarray = np.clip(pcm, -1.0, 1.0)
+        return clipped
 
 
 def _frame_mono(frame: av.AudioFrame) -> np.ndarray:
@@ -251,15 +254,21 @@ def _frame_mono(frame: av.AudioFrame) -> np.ndarray:
         if len(frame.planes) < channels:
             raise ValueError("fewer planes than channels")
         data = np.stack(
-            [np.frombuffer(frame.planes[i], dtype=dtype, count=n) for i in range(channels)]
+            [
+                np.frombuffer(memoryview(frame.planes[i]), dtype=dtype, count=n)
+                for i in range(channels)
+            ]
         )
     elif name in ("flt", "dbl"):
         dtype = np.float32 if name == "flt" else np.float64
-        data = np.frombuffer(frame.planes[0], dtype=dtype, count=n * channels)
+        data = np.frombuffer(memoryview(frame.planes[0]), dtype=dtype, count=n * channels)
         data = data.reshape(-1, max(channels, 1)).T
     else:
         raise InputError(f"{FIELD}: the Opus decoder gave {name} samples", field=FIELD)
-    return data.mean(axis=0, dtype=np.float32) if data.shape[0] > 1 else data[0].astype(np.float32)
+    mono: np.ndarray = (
+        data.mean(axis=0, dtype=np.float32) if data.shape[0] > 1 else data[0].astype(np.float32)
+    )
+    return mono
 
 
 assert math.gcd(OPUS_RATE, SAMPLE_RATE) == SAMPLE_RATE
