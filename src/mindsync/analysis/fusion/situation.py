@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, get_args
 
 from mindsync.analysis.base import MODALITIES, Modality, ModalityResult
 
@@ -26,18 +26,7 @@ Situation = Literal[
     "at_screen",
     "unknown",
 ]
-SITUATIONS: tuple[Situation, ...] = (
-    "walking",
-    "exercising",
-    "seated",
-    "standing",
-    "lying",
-    "stationary",
-    "at_desk_device_on_table",
-    "device_unattended",
-    "at_screen",
-    "unknown",
-)
+SITUATIONS: tuple[Situation, ...] = get_args(Situation)
 #: Situations in which the person's body moves through space.
 MOVING: frozenset[str] = frozenset({"walking", "exercising"})
 #: Situations in which the device is on a person who keeps in one place.
