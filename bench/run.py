@@ -215,14 +215,18 @@ class Server:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        while time.monotonic() - started < 120:
+        self._wait_ready(started, limit_s=120, what="server")
+
+    def _wait_ready(self, started: float, *, limit_s: float, what: str) -> None:
+        """Poll ``/health`` until it answers 200 (``ready_seconds`` counts from ``started``)."""
+        while time.monotonic() - started < limit_s:
             try:
                 if httpx.get(self.url + "/health", timeout=1).status_code == 200:
                     self.ready_seconds = time.monotonic() - started
                     return
             except httpx.TransportError:
                 time.sleep(0.05)
-        raise RuntimeError("server did not become ready: " + self.log.read_text()[-2000:])
+        raise RuntimeError(f"{what} did not become ready: " + self.log.read_text()[-2000:])
 
     def rss_mb(self) -> dict[str, list[float]]:
         """Resident memory (MB) of each server process and each analysis process."""
@@ -286,14 +290,7 @@ class FloorServer(Server):
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        while time.monotonic() - started < 60:
-            try:
-                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
-                    self.ready_seconds = time.monotonic() - started
-                    return
-            except httpx.TransportError:
-                time.sleep(0.05)
-        raise RuntimeError("floor server did not become ready: " + self.log.read_text()[-2000:])
+        self._wait_ready(started, limit_s=60, what="floor server")
 
 
 def _descendants(pid: int) -> list[int]:
