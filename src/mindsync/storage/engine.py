@@ -134,6 +134,14 @@ def create_db_engine(
     )
 
 
+def engine_of(factory: sessionmaker[Session]) -> Engine:
+    """The engine the sessions of ``factory`` are bound to (for Core work on the hot path)."""
+    bind = factory.kw.get("bind")
+    if not isinstance(bind, Engine):
+        raise TypeError("the session factory is not bound to an engine")
+    return bind
+
+
 def create_session_factory(engine: Engine) -> sessionmaker[Session]:
     """A session factory whose objects stay readable after commit."""
     return sessionmaker(bind=engine, expire_on_commit=False, autoflush=False)

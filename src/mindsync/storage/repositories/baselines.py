@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import Connection, bindparam, insert, select
 from sqlalchemy import update as sql_update
-from sqlalchemy.orm import Session
 
 from mindsync.storage.models import UserBaseline
 from mindsync.storage.repositories import users as users_repo
+from mindsync.storage.repositories.users import Database
 
 #: (previous (n, mean, var) or None, new value) -> new (n, mean, var)
 Updater = Callable[[tuple[int, float, float] | None, float], tuple[int, float, float]]
@@ -20,13 +20,15 @@ Updater = Callable[[tuple[int, float, float] | None, float], tuple[int, float, f
 _TABLE = UserBaseline.metadata.tables[UserBaseline.__tablename__]
 
 
-def get_baselines(*, db: Session, user_id: str) -> dict[str, tuple[int, float, float]]:
+_STATS = select(_TABLE.c.signal, _TABLE.c.n, _TABLE.c.mean, _TABLE.c.var).where(
+    _TABLE.c.user_id == bindparam("user_id")
+)
+_SOME_STATS = _STATS.where(_TABLE.c.signal.in_(bindparam("signals", expanding=True)))
+
+
+def get_baselines(*, db: Database, user_id: str) -> dict[str, tuple[int, float, float]]:
     """The user's statistics per signal as ``(n, mean, var)``."""
-    rows = db.execute(
-        select(_TABLE.c.signal, _TABLE.c.n, _TABLE.c.mean, _TABLE.c.var).where(
-            _TABLE.c.user_id == user_id
-        )
-    )
+    rows = db.execute(_STATS, {"user_id": user_id})
     return {signal: (n, mean, var) for signal, n, mean, var in rows}
 
 
@@ -41,7 +43,7 @@ _UPDATE = (
 
 def update_baselines(
     *,
-    db: Session,
+    db: Database,
     user_id: str,
     signals: Mapping[str, float],
     update: Updater,
@@ -55,10 +57,8 @@ def update_baselines(
     """
     names = {signal[:64]: value for signal, value in signals.items()}
     users_repo.lock_user(db=db, user_id=user_id)
-    query = select(_TABLE.c.signal, _TABLE.c.n, _TABLE.c.mean, _TABLE.c.var).where(
-        _TABLE.c.user_id == user_id, _TABLE.c.signal.in_(list(names))
-    )
-    existing = {signal: (n, mean, var) for signal, n, mean, var in db.execute(query)}
+    rows = db.execute(_SOME_STATS, {"user_id": user_id, "signals": list(names)})
+    existing = {signal: (n, mean, var) for signal, n, mean, var in rows}
     inserts: list[dict[str, object]] = []
     updates: list[dict[str, object]] = []
     for signal, value in names.items():
@@ -83,4 +83,4 @@ def update_baselines(
     if inserts:
         db.execute(insert(_TABLE), inserts)
     if updates:
-        db.connection().execute(_UPDATE, updates)
+        (db if isinstance(db, Connection) else db.connection()).execute(_UPDATE, updates)

@@ -5,9 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Connection, Row, bindparam, select
 from sqlalchemy.orm import Session
 
 from mindsync.storage.models import UserPreferences
+
+_TABLE = UserPreferences.metadata.tables[UserPreferences.__tablename__]
+_ROW_QUERY = select(_TABLE).where(_TABLE.c.user_id == bindparam("user_id"))
 
 CONSENT_FIELDS = {
     "face_enabled": "face_consent_at",
@@ -19,6 +23,12 @@ CONSENT_FIELDS = {
 def get_preferences(*, db: Session, user_id: str) -> UserPreferences | None:
     """The stored preferences of ``user_id``, or ``None`` when the user never set any."""
     return db.get(UserPreferences, user_id)
+
+
+def preferences_row(*, db: Connection, user_id: str) -> Row[Any] | None:
+    """The stored preferences of ``user_id`` as a row (attributes named as the columns, as
+    :class:`UserPreferences` has), or ``None``: the analysis path's read, without the ORM."""
+    return db.execute(_ROW_QUERY, {"user_id": user_id}).first()
 
 
 def upsert_preferences(

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, inspect, select
+from sqlalchemy import Connection, func, insert, inspect, select
 from sqlalchemy.orm import Mapper, Session
 
 from mindsync.storage.models import AnalysisMetric, SessionRecord
@@ -37,6 +37,16 @@ def add_session(*, db: Session, record: SessionRecord, metrics: Sequence[Analysi
     db.execute(insert(_SESSIONS), [_row(record)])
     if metrics:
         db.execute(insert(_METRICS), [_row(m) for m in metrics])
+
+
+def add_session_rows(
+    *, db: Connection, session: dict[str, Any], metrics: Sequence[dict[str, Any]]
+) -> None:
+    """Insert a session and its per-modality metrics, given as column values, in ``db``'s
+    transaction; the caller commits. A taken id raises ``IntegrityError`` here."""
+    db.execute(insert(_SESSIONS), [session])
+    if metrics:
+        db.execute(insert(_METRICS), list(metrics))
 
 
 def get_session(*, db: Session, session_id: str) -> SessionRecord | None:
