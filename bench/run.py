@@ -5,7 +5,8 @@
     .venv/bin/python bench/run.py --baseline /tmp/main   # and an older tree, side by side
 
 It measures, on real inputs that the tests also use (a photograph resized to a 640x480 JPEG,
-5 s of recorded speech encoded as WebM/Opus, 30 s of real smart-watch motion at 50 Hz):
+5 s of recorded speech as a 16 kHz PCM WAV and encoded as WebM/Opus the way browsers record
+it, 30 s of real smart-watch motion at 50 Hz):
 
 1. per-modality latency in process (decode + analyse; p50/p95/p99);
 2. end-to-end HTTP latency for one client against a real server started as in production
@@ -13,7 +14,8 @@ It measures, on real inputs that the tests also use (a photograph resized to a 6
    analysis process per core; SQLite, or PostgreSQL with ``--postgres URL``);
 3. throughput, latency and **CPU per request** (of the server process, and of the analysis
    processes, from /proc) at concurrency 1, 4, 16 and 64, for the full multimodal request,
-   each modality alone, and motion in **both** forms: the seed's list of sample objects
+   each modality alone (``full`` and ``voice`` with the WAV, ``full_webm`` and ``voice_webm``
+   with WebM/Opus), and motion in **both** forms: the seed's list of sample objects
    (``motion_list``, what the seed documents) and the columnar one (``motion_columns``);
 4. a **floor server** (``bench/floor_app.py``: FastAPI + orjson parse of the same list-form
    motion body + one SQLite insert, nothing else) under the same load in the same run:
@@ -44,6 +46,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import wave
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +78,18 @@ def face_jpeg() -> bytes:
     out = io.BytesIO()
     image.save(out, "JPEG", quality=85)
     return out.getvalue()
+
+
+def speech_wav(seconds: float = 5.0) -> bytes:
+    """The first ``seconds`` of real recorded speech as a 16 kHz mono PCM16 WAV file."""
+    with wave.open(str(DATA / "voice" / "librivox_0890.wav"), "rb") as source:
+        params = source.getparams()
+        frames = source.readframes(int(params.framerate * seconds))
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as output:
+        output.setparams(params)
+        output.writeframes(frames)
+    return buffer.getvalue()
 
 
 def speech_webm(seconds: float = 5.0) -> bytes:
@@ -155,7 +170,8 @@ def in_process(inputs: dict[str, Any], runs: int) -> dict[str, dict[str, float]]
     """Decode + analyse latency of each modality in this process, one thread."""
     registry = load_analyzers(Settings())
     out = {}
-    for modality, raw in inputs.items():
+    for name, raw in inputs.items():
+        modality = name.split("_")[0]  # voice_webm: the voice analyser
         for _ in range(10):
             analyze_one(registry, modality, raw)  # type: ignore[arg-type]
         times = []
@@ -163,7 +179,7 @@ def in_process(inputs: dict[str, Any], runs: int) -> dict[str, dict[str, float]]
             started = time.perf_counter()
             analyze_one(registry, modality, raw)  # type: ignore[arg-type]
             times.append((time.perf_counter() - started) * 1000)
-        out[modality] = percentiles(times)
+        out[name] = percentiles(times)
     return out
 
 
@@ -365,7 +381,7 @@ class _Schema:
         self.admin.dispose()
 
 
-KINDS = ("full", "face", "voice", "motion_list", "motion_columns")
+KINDS = ("full", "full_webm", "face", "voice", "voice_webm", "motion_list", "motion_columns")
 
 
 def _measured_load(
@@ -444,16 +460,21 @@ def main() -> None:
     kinds = [k for k in args.kinds.split(",") if k]
     levels = [int(n) for n in args.concurrency.split(",") if n]
 
-    face, audio, motion = face_jpeg(), speech_webm(), motion_recording()
-    face_b64, audio_b64 = base64.b64encode(face).decode(), base64.b64encode(audio).decode()
-    component = in_process({"face": face_b64, "voice": audio_b64, "motion": motion}, runs)
+    face, wav, webm, motion = face_jpeg(), speech_wav(), speech_webm(), motion_recording()
+    face_b64, wav_b64 = base64.b64encode(face).decode(), base64.b64encode(wav).decode()
+    webm_b64 = base64.b64encode(webm).decode()
+    component = in_process(
+        {"face": face_b64, "voice": wav_b64, "voice_webm": webm_b64, "motion": motion}, runs
+    )
     print("in process:", json.dumps(component))
 
     samples = motion_samples_json(motion)
     bodies = {
-        "full": {"face_image": face_b64, "audio_data": audio_b64, "motion_data": samples},
+        "full": {"face_image": face_b64, "audio_data": wav_b64, "motion_data": samples},
+        "full_webm": {"face_image": face_b64, "audio_data": webm_b64, "motion_data": samples},
         "face": {"face_image": face_b64},
-        "voice": {"audio_data": audio_b64},
+        "voice": {"audio_data": wav_b64},
+        "voice_webm": {"audio_data": webm_b64},
         "motion_list": {"motion_data": samples},
         "motion_columns": {"motion_data": motion_json(motion)},
     }
@@ -529,7 +550,8 @@ def main() -> None:
         "baseline": str(args.baseline) if args.baseline else None,
         "inputs": {
             "face": f"640x480 JPEG, {len(face)} bytes",
-            "voice": f"5 s WebM/Opus, {len(audio)} bytes",
+            "voice": f"5 s 16 kHz PCM16 WAV, {len(wav)} bytes",
+            "voice_webm": f"5 s WebM/Opus, {len(webm)} bytes",
             "motion": f"30 s at 50 Hz ({motion.timestamps.size} samples), acc + gyro",
             "motion_list_body_bytes": len(encoded["motion_list"]),
             "motion_columns_body_bytes": len(encoded["motion_columns"]),
