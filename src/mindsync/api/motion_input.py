@@ -43,11 +43,11 @@ def _axes(vectors: list[Any]) -> np.ndarray | None:
     """(N, 3) float64 from N ``{x, y, z}`` objects, or ``None`` if any is not one of numbers."""
     if not _all_dicts(vectors):
         return None
-    rows = list(map(_AXES, vectors))  # KeyError when an axis is missing
-    if not _all_numbers(chain.from_iterable(rows)):
+    # One flat list of every value (KeyError when an axis is missing), walked twice in C.
+    values = list(chain.from_iterable(map(_AXES, vectors)))
+    if not _all_numbers(values):
         return None
-    flat = np.fromiter(chain.from_iterable(rows), dtype=np.float64, count=3 * len(rows))
-    return flat.reshape(-1, 3)
+    return np.fromiter(values, dtype=np.float64, count=len(values)).reshape(-1, 3)
 
 
 def _from_samples(data: list[Any]) -> MotionRecording | None:
@@ -61,8 +61,9 @@ def _from_samples(data: list[Any]) -> MotionRecording | None:
         return None
     gyroscopes = list(map(dict.get, data, repeat("gyroscope")))
     gyroscope = None
-    if any(g is not None for g in gyroscopes):
-        if any(g is None for g in gyroscopes):
+    missing = gyroscopes.count(None)
+    if missing < len(gyroscopes):
+        if missing:
             return None  # some samples without: the precise path decides (as before)
         gyroscope = _axes(gyroscopes)
         if gyroscope is None:
