@@ -11,7 +11,7 @@ import pytest
 from mindsync.analysis.errors import InputError
 from mindsync.analysis.voice import decode
 from mindsync.analysis.voice.decode import DecodedAudio, decode_audio
-from tests.analysis.voice.voice_audio import DATA, load
+from tests.analysis.voice.voice_audio import DATA, encode, load
 
 GUID_TAIL = bytes.fromhex("00001000800000aa00389b71")
 
@@ -106,6 +106,12 @@ def s32(speech: np.ndarray) -> np.ndarray:
     return (speech.astype(np.float64) * 0.99 * 2**31).astype("<i4")
 
 
+@pytest.mark.parametrize("fmt", ["wav_s16", "wav_s24_44k_stereo", "wav_s32", "wav_f32_48k"])
+def test_wavs_written_by_ffmpeg_decode_as_with_pyav(speech: np.ndarray, fmt: str) -> None:
+    # FFmpeg's muxer adds a LIST/INFO chunk naming itself.
+    assert_same(encode(speech, fmt), expect_fast=True)
+
+
 def test_pcm_variants_decode_as_with_pyav(
     speech: np.ndarray, s16: np.ndarray, s32: np.ndarray
 ) -> None:
@@ -131,6 +137,10 @@ def test_pcm_variants_decode_as_with_pyav(
         "extensible f32": wav(speech.astype("<f4").tobytes(), tag=3, bits=32, extensible=True),
         "fmt of 18 bytes": wav(s16.tobytes(), fmt_extra=b"\0\0"),
         "odd chunk before data": wav(s16.tobytes(), before=b"JUNK\x05\0\0\0abcde\0"),
+        "LIST chunk": wav(s16.tobytes(), before=b"LIST\x04\0\0\0INFO"),
+        "LIST chunk after data": wav(
+            s16.tobytes(), after=b"LIST\x12\0\0\0INFOISFT\x06\0\0\0Lavf6\0"
+        ),
         "chunk after data": wav(s16.tobytes(), after=b"JUNK\x04\0\0\0abcd"),
         "data size 0 (unknown)": wav(s16.tobytes(), data_size=0),
         "data size 0xFFFFFFFF (unknown)": wav(s16.tobytes(), data_size=0xFFFFFFFF),
@@ -161,7 +171,6 @@ def test_unusual_files_take_the_pyav_path_with_its_answers(
         "odd-sized data": wav(s16.tobytes() + b"\1"),
         "unknown size, partial frame": wav(s16.tobytes() + b"\1", data_size=0xFFFFFFFF),
         "odd chunk without its pad byte": wav(s16.tobytes(), before=b"JUNK\x05\0\0\0abcde"),
-        "LIST chunk": wav(s16.tobytes(), before=b"LIST\x04\0\0\0INFO"),
         "LIST chunk too short after data": wav(s16.tobytes(), after=b"LIST\x02\0\0\0IN"),
         "32-bit PCM with extra format data (FFmpeg: half floats)": wav(
             s32.tobytes(), bits=32, fmt_extra=b"\2\0\1\0"

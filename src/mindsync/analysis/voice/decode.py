@@ -357,9 +357,10 @@ _WAV_CODECS: dict[tuple[int, int], tuple[str, str, str]] = {
 }
 #: Chunks FFmpeg's WAV demuxer reads itself (anything else it skips). Files holding these, or
 #: a second 'fmt '/'data', take the PyAV path: their effects (and errors) stay FFmpeg's.
-_WAV_FFMPEG_CHUNKS = frozenset(
-    {b"XMA2", b"bext", b"SMV0", b"ID3 ", b"id3 ", b"cue ", b"ds64", b"LIST", b"list"}
-)
+_WAV_FFMPEG_CHUNKS = frozenset({b"XMA2", b"bext", b"SMV0", b"ID3 ", b"id3 ", b"cue ", b"ds64"})
+#: Metadata lists (FFmpeg writes one): FFmpeg reads tags from them, which are never used, and
+#: refuses the file only when one is shorter than its 4-byte list type.
+_WAV_LIST_CHUNKS = (b"LIST", b"list")
 #: IEC 61937 (S/PDIF) sync words in both byte orders: FFmpeg reads such a PCM WAV as AC-3/DTS.
 _SPDIF_SYNC = (b"\x72\xf8\x1f\x4e", b"\xf8\x72\x4e\x1f")
 _SPDIF_PROBE_BYTES = 1 << 16
@@ -394,7 +395,7 @@ def _plain_wav_layout(data: bytes) -> tuple[bytes, int, int] | None:
             if body + size > end:
                 return None  # truncated: FFmpeg's salvage rules apply
             found = (body, size)
-        elif kind in _WAV_FFMPEG_CHUNKS:
+        elif kind in _WAV_FFMPEG_CHUNKS or (kind in _WAV_LIST_CHUNKS and size < 4):
             return None
         pos = body + size + (size & 1)
     if fmt_body is None or found is None:
