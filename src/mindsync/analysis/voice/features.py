@@ -275,15 +275,22 @@ def _clean_track(f0: np.ndarray, nccf: np.ndarray) -> tuple[np.ndarray, np.ndarr
     f0[high] /= 2.0
     low = voiced & (f0 < med / 1.7) & (f0 * 2.0 <= F0_MAX)
     f0[low] *= 2.0
-    out = np.full_like(f0, np.nan)
-    out_nccf = np.full_like(nccf, np.nan)
-    for a, b, v in runs(voiced):
-        if not v or b - a < MIN_VOICED_RUN:
-            continue
-        seg = f0[a:b]
-        padded = np.concatenate((seg[:1], seg, seg[-1:]))
-        out[a:b] = np.median(sliding_window_view(padded, 3), axis=1)
-        out_nccf[a:b] = nccf[a:b]
+    # Runs of voiced frames long enough to keep, and each frame's neighbours inside its run
+    # (a run's first and last frames stand in for the missing ones, as edge padding would).
+    edges = np.flatnonzero(np.diff(voiced.astype(np.int8))) + 1
+    bounds = np.concatenate(([0], edges, [f0.size]))
+    lengths = np.diff(bounds)
+    run_voiced = voiced[bounds[:-1]]
+    keep = np.repeat(run_voiced & (lengths >= MIN_VOICED_RUN), lengths)
+    first = np.repeat(bounds[:-1], lengths)
+    last = np.repeat(bounds[1:] - 1, lengths)
+    i = np.arange(f0.size)
+    prev = f0[np.maximum(i - 1, first)]
+    nxt = f0[np.minimum(i + 1, last)]
+    # The median of three, without sorting: the same value np.median picks.
+    med = np.maximum(np.minimum(prev, f0), np.minimum(np.maximum(prev, f0), nxt))
+    out = np.where(keep, med, np.nan)
+    out_nccf = np.where(keep, nccf, np.nan)
     return out, out_nccf
 
 
