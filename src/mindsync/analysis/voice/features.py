@@ -185,17 +185,24 @@ def yin_frames(
     range where the frame has no usable period). :func:`yin_voicing` turns them into f0/nccf.
     """
     length = P_WIN + TAU_MAX
-    frames = sliding_window_view(padded, length)[offsets]
-    spec_full = sfft.rfft(frames, N_FFT, axis=1)
-    spec_head = sfft.rfft(frames[:, :P_WIN], N_FFT, axis=1)
-    r = sfft.irfft(spec_full * np.conj(spec_head), N_FFT, axis=1)[:, : TAU_MAX + 1]
-    r = r.astype(np.float64)
-    # Window energies from one running sum of the whole signal, gathered per frame and lag.
+    n = offsets.size
+    # Each frame and its first P_WIN samples, zero-padded to N_FFT, transformed in one call
+    # (the same transforms as two calls that pad their input).
+    buf = np.zeros((2 * n, N_FFT), dtype=padded.dtype)
+    buf[:n, :length] = sliding_window_view(padded, length)[offsets]
+    buf[n:, :P_WIN] = buf[:n, :P_WIN]
+    spec = sfft.rfft(buf, axis=1)
+    # Not in place: numpy's in-place complex product rounds differently in the last bit.
+    cross = spec[:n] * np.conj(spec[n:])
+    r = sfft.irfft(cross, N_FFT, axis=1)[:, : TAU_MAX + 1].astype(np.float64)
+    # Window energies (cs_all[i + P_WIN] - cs_all[i]) of every start, then per frame and lag.
     taus = np.arange(TAU_MAX + 1)
-    lo = offsets[:, None] + taus[None, :]
-    e_tau = cs_all[lo + P_WIN] - cs_all[lo]
+    energy = cs_all[P_WIN:] - cs_all[:-P_WIN]
+    e_tau = sliding_window_view(energy, TAU_MAX + 1)[offsets]
     e0 = e_tau[:, :1]
-    d = np.maximum(e0 + e_tau - 2.0 * r, 0.0)
+    d = e0 + e_tau
+    d -= 2.0 * r
+    np.maximum(d, 0.0, out=d)
     d[:, 0] = 0.0
     cum = np.cumsum(d[:, 1:], axis=1)
     dn = np.ones_like(d)
