@@ -486,11 +486,15 @@ def _spectral_balance(x: np.ndarray, voiced_idx: np.ndarray) -> tuple[float, flo
     centres = voiced_idx * HOP + WIN // 2
     padded = np.concatenate((np.zeros(SPEC_N // 2), x, np.zeros(SPEC_N // 2)))
     view = sliding_window_view(padded, SPEC_N)
-    window = np.hanning(SPEC_N)
+    window = _spec_window()
     ltas = np.zeros(SPEC_N // 2 + 1)
-    for a in range(0, centres.size, YIN_BLOCK):  # blocks: see track_f0
-        frames = view[centres[a : a + YIN_BLOCK]]
-        ltas += (np.abs(np.fft.rfft(frames * window, axis=1)) ** 2).sum(axis=0)
+    # Blocks of YIN_ROWS frames keep the spectra in cache (see yin_frames); the power as
+    # re^2 + im^2 (abs() would take a square root to be squared again).
+    for a in range(0, centres.size, YIN_ROWS):
+        frames = view[centres[a : a + YIN_ROWS]]
+        frames *= window
+        spec = sfft.rfft(frames, axis=1)
+        ltas += (spec.real**2 + spec.imag**2).sum(axis=0)
     ltas /= centres.size
     freqs = np.fft.rfftfreq(SPEC_N, 1.0 / SAMPLE_RATE)
     low = ltas[(freqs >= 50) & (freqs < 1000)].sum()
@@ -502,6 +506,14 @@ def _spectral_balance(x: np.ndarray, voiced_idx: np.ndarray) -> tuple[float, flo
     alpha = 10.0 * math.log10(high / low)
     hammarberg = 10.0 * math.log10(peak_low / peak_high)
     return alpha, hammarberg
+
+
+@functools.lru_cache(maxsize=1)
+def _spec_window() -> np.ndarray:
+    """The Hann window of :func:`_spectral_balance` (read-only)."""
+    window = np.hanning(SPEC_N)
+    window.setflags(write=False)
+    return window
 
 
 def measure(

@@ -57,6 +57,7 @@ BEAT_MIN = 0.40
 # 0.24), music 0.00-0.20 (median 0.11).
 LOW_ENERGY_MAX_FOR_MUSIC = 0.22
 MIN_LOUD_FRAMES = 6
+TONE_ROWS = 64  # frames per block of _tone_peaks
 
 NonSpeechKind = Literal["tone", "music"]
 
@@ -129,11 +130,23 @@ def _tone_peaks(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per 64 ms frame (rows of ``frames``): the share of its power above 60 Hz held by the
     strongest peak (+-2 bins) and the peak's interpolated frequency in semitones re 1 Hz.
     Each row depends on its own samples only."""
+    if frames.shape[0] <= TONE_ROWS:
+        return _tone_peaks_block(frames)
+    # Blocks of TONE_ROWS frames keep the spectra in cache.
+    parts = [
+        _tone_peaks_block(frames[a : a + TONE_ROWS]) for a in range(0, frames.shape[0], TONE_ROWS)
+    ]
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+
+def _tone_peaks_block(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_tone_peaks` of a few frames."""
     # The windowed float32 frames, transformed in float64 by scipy: numpy's float32 FFT
     # is as accurate (errors of 2e-8) but several times slower; scipy's float32 FFT is
     # faster still but less accurate (1e-6), enough to move a frame across a threshold.
     windowed = (frames * _tone_window()).astype(np.float64)
-    s = np.abs(sfft.rfft(windowed, axis=1)) ** 2
+    spec = sfft.rfft(windowed, axis=1)
+    s = spec.real**2 + spec.imag**2
     first = 4  # 62.5 Hz: DC offset and sub-audio rumble are not a tone here
     s = s[:, first:]
     total = s.sum(axis=1) + 1e-20
