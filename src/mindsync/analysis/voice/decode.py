@@ -293,7 +293,8 @@ def _decode_container(
                     "are accepted",
                     field=FIELD,
                 )
-            n_channels = len(frame.layout.channels)
+            # The count alone: layout.channels builds a named tuple entry per channel.
+            n_channels = int(frame.layout.nb_channels)
             if n_channels > MAX_CHANNELS:
                 raise InputError(
                     f"{FIELD} has more than the limit of {MAX_CHANNELS} channels", field=FIELD
