@@ -211,27 +211,31 @@ def yin_frames(
 def _yin_dips(r: np.ndarray, e_tau: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """:func:`yin_frames`' answers from the frames' correlations ``r`` and window energies
     ``e_tau``, both (frames, TAU_MAX + 1) float64 by lag."""
-    taus = np.arange(TAU_MAX + 1)
+    taus = np.arange(1, TAU_MAX + 1)
     e0 = e_tau[:, :1]
     d = e0 + e_tau
     d -= 2.0 * r
     np.maximum(d, 0.0, out=d)
     d[:, 0] = 0.0
     cum = np.cumsum(d[:, 1:], axis=1)
-    dn = np.ones_like(d)
+    # The cumulative-mean-normalised difference at lags 1..TAU_MAX: column j is lag j + 1
+    # (lag 0, defined as 1, is never looked at: dips start at TAU_MIN).
+    dn = d[:, 1:] * taus
     with np.errstate(divide="ignore", invalid="ignore"):
-        dn[:, 1:] = np.where(cum > 0, d[:, 1:] * taus[1:] / cum, 1.0)
+        dn /= cum
+    np.copyto(dn, 1.0, where=~(cum > 0))
     # First local minimum below the threshold in [TAU_MIN, TAU_MAX); else the global minimum.
-    seg = dn[:, TAU_MIN:TAU_MAX]
-    left = dn[:, TAU_MIN - 1 : TAU_MAX - 1]
-    right = dn[:, TAU_MIN + 1 : TAU_MAX + 1]
+    seg = dn[:, TAU_MIN - 1 : TAU_MAX - 1]
+    left = dn[:, TAU_MIN - 2 : TAU_MAX - 2]
+    right = dn[:, TAU_MIN:TAU_MAX]
     dips = (seg < YIN_THRESHOLD) & (seg <= right) & (seg < left)
     has_dip = dips.any(axis=1)
     best = np.where(has_dip, dips.argmax(axis=1), seg.argmin(axis=1)) + TAU_MIN
     rows = np.arange(r.shape[0])
-    aperiodicity = dn[rows, best]
+    col = best - 1  # dn's column of lag best
+    aperiodicity = dn[rows, col]
     # Parabolic interpolation of the dip for sub-sample periods.
-    a, b, c = dn[rows, best - 1], dn[rows, best], dn[rows, np.minimum(best + 1, TAU_MAX)]
+    a, b, c = dn[rows, col - 1], dn[rows, col], dn[rows, np.minimum(best + 1, TAU_MAX) - 1]
     denom = a - 2.0 * b + c
     with np.errstate(divide="ignore", invalid="ignore"):
         shift = np.where(np.abs(denom) > 1e-12, 0.5 * (a - c) / denom, 0.0)
