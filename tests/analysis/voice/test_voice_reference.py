@@ -1,14 +1,12 @@
 """The voice pipeline gives the answers recorded in ``voice_reference.json`` (written by
 ``make_voice_reference.py`` with the code of bda2f24, before the speed-ups of issue 18).
 
-Tolerances: measures and features within 1e-6 relative or 1e-5 absolute (a tenth of the
-4 decimals the result reports): room for float rounding only, i.e. another order of float64
-sums, and YIN's float32 correlations computed in smaller blocks (numpy's complex product then
-rounds by another SIMD path, as it does on a CPU without AVX-512). Measured against the
-reference: 2e-7 relative at most (HNR), 6e-7 semitones absolute (the f0 range of a pure
-tone, zero but for rounding). The VAD mask, statuses, reason codes, drivers' names and which
-values are null exactly equal; the result's rounded numbers within one unit of the coarsest
-rounding (2 decimals).
+Tolerances: measures and features within 1e-6 relative (or 1e-9 absolute near zero), room
+for float rounding only: another order of float64 sums, and the tone check's spectra taken in
+float64 instead of numpy's float32 FFT. Measured against the reference: tone_hz 1.5e-8
+relative, every feature 3e-15 or less (YIN's values are bit for bit those of bda2f24). The VAD
+mask, statuses, reason codes, drivers' names and which values are null exactly equal; the
+result's rounded numbers within one unit of the coarsest rounding (2 decimals).
 """
 
 from __future__ import annotations
@@ -25,7 +23,7 @@ from mindsync.core.config import Settings
 from tests.analysis.voice.make_voice_reference import OUT, clips, measure_clip
 
 REL = 1e-6
-ABS = 1e-5
+ABS = 1e-9
 ROUNDED = 0.0101  # the result rounds to 2-4 decimals: a change of 1e-12 may move the last
 
 REFERENCE: dict[str, Any] = json.loads(OUT.read_text(encoding="utf-8"))

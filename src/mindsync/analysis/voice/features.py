@@ -48,7 +48,7 @@ VOICING_MAX_APERIODICITY = 0.35  # frames whose best dip stays above this are un
 VOICING_WEAK_APERIODICITY = 0.5
 HIGHPASS_HZ = 50.0  # below F0_MIN with a 4th-order slope: a 60 Hz voice keeps its harmonics
 YIN_BLOCK = 512  # frames per block
-YIN_ROWS = 128  # frames per block of yin_frames' float64 arithmetic (see there)
+YIN_ROWS = 128  # frames per block of yin_frames (see there): 128 x 257 spectrum bins >= 2**15
 MIN_VOICED_RUN = 4  # frames (40 ms)
 ST_REF_HZ = 27.5
 MIN_PAUSE_S = 0.15
@@ -193,10 +193,13 @@ def yin_frames(
     energy = sliding_window_view(cs_all[P_WIN:] - cs_all[:-P_WIN], TAU_MAX + 1)
     frames = sliding_window_view(padded, P_WIN + TAU_MAX)
     # Blocks of YIN_ROWS frames: their arrays stay in cache, which halves the cost of the
-    # whole block at once. Each frame's answer depends on its samples only, but numpy's
-    # complex product rounds by another SIMD path below about 32k elements: the correlations
-    # differ from those of 512-frame blocks by float32 rounding (about 1e-7 of the energy).
-    for a in range(0, n, YIN_ROWS):
+    # whole block at once. Each frame's answer depends on its samples only, except in the
+    # last bit: numpy's complex product rounds differently for arrays under 2**15 elements
+    # (another SIMD loop). A block of YIN_ROWS frames is just above that, so the last block
+    # is taken as the last YIN_ROWS frames (overlapping the one before) and every frame is
+    # measured as one call over all n frames measures it: n >= YIN_ROWS frames all above
+    # the size, fewer all below.
+    for a in [min(a, max(0, n - YIN_ROWS)) for a in range(0, n, YIN_ROWS)]:
         rows = slice(a, a + YIN_ROWS)
         block = frames[offsets[rows]]
         spec_full = sfft.rfft(block, N_FFT, axis=1)
