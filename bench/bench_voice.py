@@ -9,7 +9,8 @@ Usage (from the repository root)::
 ``mindsync`` package under SRC (an older commit, e.g. ``git archive bda2f24 | tar -x -C
 /tmp/voice-base``) side by side in one process: calls alternate between the two trees, on the
 5 s clip as a PCM16 WAV and as WebM/Opus (``bench/run.py``'s ``speech_webm``), and the answers
-of the two are checked to be the same. Prints p50 and min per call and the ratio new/old.
+of the two are checked to be the same. Prints wall-clock p50 and min per call, the calling
+thread's CPU time p50 (steadier on a shared machine) and the ratios new/old.
 
 The clip is 5.0 s of real read speech (LibriVox, from the pocketsphinx sdist, shipped in
 tests/data/voice) encoded as WebM/Opus mono 48 kHz as Chrome's MediaRecorder does, plus the
@@ -99,18 +100,23 @@ def compare(against: Path, runs: int) -> int:
             print(f"{label}: the two trees answer differently:\n{answers}")
             return 1
         times: dict[str, list[float]] = {"old": [], "new": []}
+        cpu: dict[str, list[float]] = {"old": [], "new": []}
         for i in range(runs):
             order = ("old", "new") if i % 2 == 0 else ("new", "old")
             for tree in order:
+                c0 = time.thread_time()
                 t0 = time.perf_counter()
                 calls[tree](payload)
                 times[tree].append((time.perf_counter() - t0) * 1000)
+                cpu[tree].append((time.thread_time() - c0) * 1000)
         old, new = times["old"], times["new"]
+        cpu_old, cpu_new = statistics.median(cpu["old"]), statistics.median(cpu["new"])
         print(
             f"{label:16s} old p50 {statistics.median(old):6.2f} min {min(old):6.2f} | "
             f"new p50 {statistics.median(new):6.2f} min {min(new):6.2f} | "
             f"new/old p50 {statistics.median(new) / statistics.median(old):.2f} "
-            f"min {min(new) / min(old):.2f}"
+            f"min {min(new) / min(old):.2f} | cpu p50 {cpu_old:.2f} -> {cpu_new:.2f} "
+            f"({cpu_new / cpu_old:.2f})"
         )
     return 0
 
