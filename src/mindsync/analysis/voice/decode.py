@@ -12,6 +12,7 @@ import functools
 import io
 import logging
 import math
+import struct
 from dataclasses import dataclass
 
 import av
@@ -141,6 +142,10 @@ def decode_audio(data: bytes, *, max_seconds: float) -> DecodedAudio:
             field=FIELD,
             limit=max_seconds,
         )
+    if fmt == "wav":
+        fast = _decode_plain_wav(data, max_seconds=max_seconds)
+        if fast is not None:
+            return fast
     try:
         # Tags are never read; undecodable ones must not fail the request.
         container = av.open(io.BytesIO(data), mode="r", format=fmt, metadata_errors="ignore")
@@ -288,7 +293,8 @@ def _decode_container(
                     "are accepted",
                     field=FIELD,
                 )
-            n_channels = len(frame.layout.channels)
+            # The count alone: layout.channels builds a named tuple entry per channel.
+            n_channels = int(frame.layout.nb_channels)
             if n_channels > MAX_CHANNELS:
                 raise InputError(
                     f"{FIELD} has more than the limit of {MAX_CHANNELS} channels", field=FIELD
@@ -319,14 +325,164 @@ def _decode_container(
         raise InputError(f"{FIELD} holds no decodable audio samples ({fmt})", field=FIELD)
     parts = [_to_target_rate(c, r) for r, c in segments]
     samples = parts[0] if len(parts) == 1 else np.concatenate(parts)
+    return DecodedAudio(
+        samples=_finish(samples),
+        container=container.format.name,
+        codec=ctx.name,
+        source_rate=rate,
+        source_channels=channels,
+    )
+
+
+def _finish(samples: np.ndarray) -> np.ndarray:
+    """Contiguous float32 with non-finite values replaced and everything clipped to [-1, 1]."""
     samples = np.ascontiguousarray(samples, dtype=np.float32)
     if not np.all(np.isfinite(samples)):
         samples = np.nan_to_num(samples, nan=0.0, posinf=1.0, neginf=-1.0)
     np.clip(samples, -1.0, 1.0, out=samples)
+    return samples
+
+
+# WAVE_FORMAT_PCM, WAVE_FORMAT_IEEE_FLOAT, WAVE_FORMAT_EXTENSIBLE.
+_WAV_PCM, _WAV_FLOAT, _WAV_EXTENSIBLE = 1, 3, 0xFFFE
+#: The tail of the KSDATAFORMAT_SUBTYPE GUIDs of PCM and float (their first 4 bytes hold the tag).
+_WAV_GUID_TAIL = bytes.fromhex("00001000800000aa00389b71")
+#: (format tag, bits per sample) -> (FFmpeg's decoder name, its sample format, numpy dtype).
+_WAV_CODECS: dict[tuple[int, int], tuple[str, str, str]] = {
+    (_WAV_PCM, 8): ("pcm_u8", "u8", "u1"),
+    (_WAV_PCM, 16): ("pcm_s16le", "s16", "<i2"),
+    (_WAV_PCM, 24): ("pcm_s24le", "s32", ""),  # FFmpeg widens 24-bit samples to s32 (<< 8)
+    (_WAV_PCM, 32): ("pcm_s32le", "s32", "<i4"),
+    (_WAV_FLOAT, 32): ("pcm_f32le", "flt", "<f4"),
+    (_WAV_FLOAT, 64): ("pcm_f64le", "dbl", "<f8"),
+}
+#: Chunks FFmpeg's WAV demuxer reads itself (anything else it skips). Files holding these, or
+#: a second 'fmt '/'data', take the PyAV path: their effects (and errors) stay FFmpeg's.
+_WAV_FFMPEG_CHUNKS = frozenset({b"XMA2", b"bext", b"SMV0", b"ID3 ", b"id3 ", b"cue ", b"ds64"})
+#: Metadata lists (FFmpeg writes one): FFmpeg reads tags from them, which are never used, and
+#: refuses the file only when one is shorter than its 4-byte list type.
+_WAV_LIST_CHUNKS = (b"LIST", b"list")
+#: IEC 61937 (S/PDIF) sync words in both byte orders: FFmpeg reads such a PCM WAV as AC-3/DTS.
+_SPDIF_SYNC = (b"\x72\xf8\x1f\x4e", b"\xf8\x72\x4e\x1f")
+_SPDIF_PROBE_BYTES = 1 << 16
+
+
+def _plain_wav_layout(data: bytes) -> tuple[bytes, int, int] | None:
+    """The 'fmt ' chunk body and the data chunk's (offset, size in bytes) of a plain WAV.
+
+    Plain: RIFF (not RF64), one 'fmt ' before one 'data', every chunk fitting in the file,
+    and no chunk that FFmpeg interprets (metadata, cues, video): ``None`` otherwise. A data
+    size of 0 or 0xFFFFFFFF means "up to the end", as FFmpeg reads it (nothing after it
+    is looked at then).
+    """
+    if data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+        return None
+    fmt_body: bytes | None = None
+    found: tuple[int, int] | None = None
+    pos, end = 12, len(data)
+    while pos + 8 <= end:
+        kind = data[pos : pos + 4]
+        size = int.from_bytes(data[pos + 4 : pos + 8], "little")
+        body = pos + 8
+        if kind == b"fmt ":
+            if fmt_body is not None or found is not None or body + size > end:
+                return None
+            fmt_body = data[body : body + size]
+        elif kind == b"data":
+            if fmt_body is None or found is not None:
+                return None
+            if size in UNKNOWN_WAV_SIZES:
+                return fmt_body, body, end - body
+            if body + size > end:
+                return None  # truncated: FFmpeg's salvage rules apply
+            found = (body, size)
+        elif kind in _WAV_FFMPEG_CHUNKS or (kind in _WAV_LIST_CHUNKS and size < 4):
+            return None
+        pos = body + size + (size & 1)
+    if fmt_body is None or found is None:
+        return None
+    return fmt_body, found[0], found[1]
+
+
+def _plain_wav_format(fmt_body: bytes) -> tuple[int, int, int, int] | None:
+    """(format tag, channels, sample rate, bits) of a 'fmt ' chunk FFmpeg reads as plain PCM.
+
+    ``None`` for anything else: other codecs, WAVEFORMATEX extra data (FFmpeg may reinterpret
+    32-bit PCM with it), extensible headers whose valid bits or channel mask disagree with the
+    container, block sizes that are not channels x sample size, rates or channel counts
+    outside what the decoder accepts (PyAV then gives the error).
+    """
+    if len(fmt_body) < 16:
+        return None
+    tag, channels, rate, _, block_align, bits = struct.unpack_from("<HHIIHH", fmt_body)
+    if tag == _WAV_EXTENSIBLE:
+        if len(fmt_body) < 40:
+            return None
+        cb_size, valid_bits, mask = struct.unpack_from("<HHI", fmt_body, 16)
+        guid = fmt_body[24:40]
+        if cb_size != 22 or valid_bits != bits or guid[4:] != _WAV_GUID_TAIL:
+            return None
+        if mask.bit_count() != channels:
+            return None
+        tag = int.from_bytes(guid[:4], "little")
+    elif len(fmt_body) >= 18 and fmt_body[16:18] != b"\0\0":
+        return None  # extra format data
+    if (tag, bits) not in _WAV_CODECS:
+        return None
+    if not 1 <= channels <= MAX_CHANNELS or not 1000 <= rate <= MAX_INPUT_RATE:
+        return None
+    if block_align != channels * bits // 8:
+        return None
+    return tag, channels, rate, bits
+
+
+def _decode_plain_wav(data: bytes, *, max_seconds: float) -> DecodedAudio | None:
+    """Decode a plain PCM/float WAV without FFmpeg, giving what the PyAV path gives.
+
+    The samples go through the same conversion as FFmpeg's decoded frames (:func:`_mono`,
+    :func:`_to_target_rate`), so the result is the same array. ``None`` when the file is not
+    plain (see :func:`_plain_wav_layout`, :func:`_plain_wav_format`) or its data chunk does not
+    hold a whole number of sample frames: those take the PyAV path, with its errors.
+    Opening a container with PyAV costs more than reading a short WAV.
+    """
+    layout = _plain_wav_layout(data)
+    if layout is None:
+        return None
+    fmt_body, offset, size = layout
+    parsed = _plain_wav_format(fmt_body)
+    if parsed is None:
+        return None
+    tag, channels, rate, bits = parsed
+    block = channels * bits // 8
+    if size == 0 or size % block:
+        return None
+    # FFmpeg probes the first 64 KiB from the data chunk's start for S/PDIF sync words.
+    probe = data[offset : offset + _SPDIF_PROBE_BYTES]
+    if any(sync in probe for sync in _SPDIF_SYNC):
+        return None
+    raw = memoryview(data)[offset : offset + size]
+    n_frames = size // block
+    if n_frames / rate > max_seconds + LIMIT_SLACK_SECONDS:
+        raise PayloadTooLarge(
+            f"{FIELD} is longer than the limit of {max_seconds:g} seconds",
+            field=FIELD,
+            limit=max_seconds,
+        )
+    codec, sample_fmt, dtype = _WAV_CODECS[(tag, bits)]
+    if bits == 24:  # FFmpeg's s32 of it: the three bytes in the top of a 32-bit word
+        wide = np.zeros((n_frames * channels, 4), dtype=np.uint8)
+        wide[:, 1:] = np.frombuffer(raw, dtype=np.uint8).reshape(-1, 3)
+        arr = wide.view("<i4").reshape(-1)
+    else:
+        # A copy where the conversion below would not make one: the result is clipped in place.
+        arr = np.frombuffer(raw, dtype=dtype)
+        if sample_fmt == "flt":
+            arr = arr.copy()
+    mono = _mono([arr.reshape(1, -1)], sample_fmt, False, channels)
     return DecodedAudio(
-        samples=samples,
-        container=container.format.name,
-        codec=ctx.name,
+        samples=_finish(_to_target_rate([mono], rate)),
+        container="wav",
+        codec=codec,
         source_rate=rate,
         source_channels=channels,
     )

@@ -48,6 +48,7 @@ VOICING_MAX_APERIODICITY = 0.35  # frames whose best dip stays above this are un
 VOICING_WEAK_APERIODICITY = 0.5
 HIGHPASS_HZ = 50.0  # below F0_MIN with a 4th-order slope: a 60 Hz voice keeps its harmonics
 YIN_BLOCK = 512  # frames per block
+YIN_ROWS = 128  # frames per block of yin_frames (see there): 128 x 257 spectrum bins >= 2**15
 MIN_VOICED_RUN = 4  # frames (40 ms)
 ST_REF_HZ = 27.5
 MIN_PAUSE_S = 0.15
@@ -184,34 +185,60 @@ def yin_frames(
     the candidate f0 (Hz) and the normalised autocorrelation at that period (NaN or out of
     range where the frame has no usable period). :func:`yin_voicing` turns them into f0/nccf.
     """
-    length = P_WIN + TAU_MAX
-    frames = sliding_window_view(padded, length)[offsets]
-    spec_full = sfft.rfft(frames, N_FFT, axis=1)
-    spec_head = sfft.rfft(frames[:, :P_WIN], N_FFT, axis=1)
-    r = sfft.irfft(spec_full * np.conj(spec_head), N_FFT, axis=1)[:, : TAU_MAX + 1]
-    r = r.astype(np.float64)
-    # Window energies from one running sum of the whole signal, gathered per frame and lag.
-    taus = np.arange(TAU_MAX + 1)
-    lo = offsets[:, None] + taus[None, :]
-    e_tau = cs_all[lo + P_WIN] - cs_all[lo]
+    n = offsets.size
+    aperiodicity = np.empty(n)
+    f0_sel = np.empty(n)
+    corr = np.empty(n)
+    # Window energies (cs_all[i + P_WIN] - cs_all[i]) of every start, to gather per frame.
+    energy = sliding_window_view(cs_all[P_WIN:] - cs_all[:-P_WIN], TAU_MAX + 1)
+    frames = sliding_window_view(padded, P_WIN + TAU_MAX)
+    # Blocks of YIN_ROWS frames: their arrays stay in cache, which halves the cost of the
+    # whole block at once. Each frame's answer depends on its samples only, except in the
+    # last bit: numpy's complex product rounds differently for arrays under 2**15 elements
+    # (another SIMD loop). A block of YIN_ROWS frames is just above that, so the last block
+    # is taken as the last YIN_ROWS frames (overlapping the one before) and every frame is
+    # measured as one call over all n frames measures it: n >= YIN_ROWS frames all above
+    # the size, fewer all below.
+    for a in [min(a, max(0, n - YIN_ROWS)) for a in range(0, n, YIN_ROWS)]:
+        rows = slice(a, a + YIN_ROWS)
+        block = frames[offsets[rows]]
+        spec_full = sfft.rfft(block, N_FFT, axis=1)
+        spec_head = sfft.rfft(block[:, :P_WIN], N_FFT, axis=1)
+        r = sfft.irfft(spec_full * np.conj(spec_head), N_FFT, axis=1)[:, : TAU_MAX + 1]
+        aperiodicity[rows], f0_sel[rows], corr[rows] = _yin_dips(
+            r.astype(np.float64), energy[offsets[rows]]
+        )
+    return aperiodicity, f0_sel, corr
+
+
+def _yin_dips(r: np.ndarray, e_tau: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`yin_frames`' answers from the frames' correlations ``r`` and window energies
+    ``e_tau``, both (frames, TAU_MAX + 1) float64 by lag."""
+    taus = np.arange(1, TAU_MAX + 1)
     e0 = e_tau[:, :1]
-    d = np.maximum(e0 + e_tau - 2.0 * r, 0.0)
+    d = e0 + e_tau
+    d -= 2.0 * r
+    np.maximum(d, 0.0, out=d)
     d[:, 0] = 0.0
     cum = np.cumsum(d[:, 1:], axis=1)
-    dn = np.ones_like(d)
+    # The cumulative-mean-normalised difference at lags 1..TAU_MAX: column j is lag j + 1
+    # (lag 0, defined as 1, is never looked at: dips start at TAU_MIN).
+    dn = d[:, 1:] * taus
     with np.errstate(divide="ignore", invalid="ignore"):
-        dn[:, 1:] = np.where(cum > 0, d[:, 1:] * taus[1:] / cum, 1.0)
+        dn /= cum
+    np.copyto(dn, 1.0, where=~(cum > 0))
     # First local minimum below the threshold in [TAU_MIN, TAU_MAX); else the global minimum.
-    seg = dn[:, TAU_MIN:TAU_MAX]
-    left = dn[:, TAU_MIN - 1 : TAU_MAX - 1]
-    right = dn[:, TAU_MIN + 1 : TAU_MAX + 1]
+    seg = dn[:, TAU_MIN - 1 : TAU_MAX - 1]
+    left = dn[:, TAU_MIN - 2 : TAU_MAX - 2]
+    right = dn[:, TAU_MIN:TAU_MAX]
     dips = (seg < YIN_THRESHOLD) & (seg <= right) & (seg < left)
     has_dip = dips.any(axis=1)
     best = np.where(has_dip, dips.argmax(axis=1), seg.argmin(axis=1)) + TAU_MIN
-    rows = np.arange(offsets.size)
-    aperiodicity = dn[rows, best]
+    rows = np.arange(r.shape[0])
+    col = best - 1  # dn's column of lag best
+    aperiodicity = dn[rows, col]
     # Parabolic interpolation of the dip for sub-sample periods.
-    a, b, c = dn[rows, best - 1], dn[rows, best], dn[rows, np.minimum(best + 1, TAU_MAX)]
+    a, b, c = dn[rows, col - 1], dn[rows, col], dn[rows, np.minimum(best + 1, TAU_MAX) - 1]
     denom = a - 2.0 * b + c
     with np.errstate(divide="ignore", invalid="ignore"):
         shift = np.where(np.abs(denom) > 1e-12, 0.5 * (a - c) / denom, 0.0)
@@ -275,52 +302,56 @@ def _clean_track(f0: np.ndarray, nccf: np.ndarray) -> tuple[np.ndarray, np.ndarr
     f0[high] /= 2.0
     low = voiced & (f0 < med / 1.7) & (f0 * 2.0 <= F0_MAX)
     f0[low] *= 2.0
-    out = np.full_like(f0, np.nan)
-    out_nccf = np.full_like(nccf, np.nan)
-    for a, b, v in runs(voiced):
-        if not v or b - a < MIN_VOICED_RUN:
-            continue
-        seg = f0[a:b]
-        padded = np.concatenate((seg[:1], seg, seg[-1:]))
-        out[a:b] = np.median(sliding_window_view(padded, 3), axis=1)
-        out_nccf[a:b] = nccf[a:b]
+    # Runs of voiced frames long enough to keep, and each frame's neighbours inside its run
+    # (a run's first and last frames stand in for the missing ones, as edge padding would).
+    edges = np.flatnonzero(np.diff(voiced.astype(np.int8))) + 1
+    bounds = np.concatenate(([0], edges, [f0.size]))
+    lengths = np.diff(bounds)
+    run_voiced = voiced[bounds[:-1]]
+    keep = np.repeat(run_voiced & (lengths >= MIN_VOICED_RUN), lengths)
+    first = np.repeat(bounds[:-1], lengths)
+    last = np.repeat(bounds[1:] - 1, lengths)
+    i = np.arange(f0.size)
+    prev = f0[np.maximum(i - 1, first)]
+    nxt = f0[np.minimum(i + 1, last)]
+    # The median of three, without sorting: the same value np.median picks.
+    med = np.maximum(np.minimum(prev, f0), np.minimum(np.maximum(prev, f0), nxt))
+    out = np.where(keep, med, np.nan)
+    out_nccf = np.where(keep, nccf, np.nan)
     return out, out_nccf
 
 
-def _pulses(y: np.ndarray, start: int, stop: int, period: np.ndarray) -> np.ndarray:
-    """Glottal-cycle peaks of ``y`` in ``[start, stop)``.
+def _pulses(y: np.ndarray, period: np.ndarray) -> list[int]:
+    """Glottal-cycle peaks of ``y``: the highest sample of the first period, then of each
+    window 0.7 to 1.3 local periods after the last peak, while the window fits in ``y``.
 
-    ``period``: shape (stop - start,), the local period in samples at each sample.
+    ``period``: shape (len(y),), the local period in samples at each sample. Each peak
+    depends on the one before, so this stays a loop; the windows' bounds are computed for
+    every sample at once and each step is one slice and one argmax.
     """
+    stop = y.shape[0]
     first_t = int(period[0])
-    if stop - start < 3 * first_t:
-        return np.zeros(0, dtype=np.int64)
-    p = start + int(np.argmax(y[start : start + first_t]))
+    if stop < 3 * first_t:
+        return []
+    # int() of a positive float truncates, as astype does.
+    lo_off = (0.7 * period).astype(np.int64)
+    hi_off = (1.3 * period).astype(np.int64) + 1
+    p = int(y[:first_t].argmax())
     out = [p]
+    last = stop - 1
     while True:
-        t = period[min(p, stop - 1) - start]
-        lo, hi = p + int(0.7 * t), p + int(1.3 * t) + 1
+        q = min(p, last)
+        lo, hi = p + int(lo_off[q]), p + int(hi_off[q])
         if hi > stop:
-            break
-        p = lo + int(np.argmax(y[lo:hi]))
+            return out
+        p = lo + int(y[lo:hi].argmax())
         out.append(p)
-    return np.asarray(out, dtype=np.int64)
-
-
-def _refine(y: np.ndarray, peaks: np.ndarray) -> np.ndarray:
-    """Sub-sample peak positions by parabolic interpolation over each peak's neighbours."""
-    inner = np.clip(peaks, 1, y.shape[0] - 2)
-    a, b, c = y[inner - 1], y[inner], y[inner + 1]
-    denom = a - 2.0 * b + c
-    with np.errstate(divide="ignore", invalid="ignore"):
-        shift = np.where(np.abs(denom) > 1e-12, 0.5 * (a - c) / denom, 0.0)
-    refined: np.ndarray = inner + np.clip(shift, -0.5, 0.5)
-    return refined
 
 
 #: One voiced run's share of jitter and shimmer: jitter numerator, denominator and pairs,
 #: shimmer numerator, denominator and pairs.
 RunPerturbation = tuple[float, float, int, float, float, int]
+_NO_SHARE: RunPerturbation = (0.0, 0.0, 0, 0.0, 0.0, 0)
 
 
 def _perturbation(
@@ -337,9 +368,9 @@ def _perturbation(
     A run with the same samples and track gives the same share, so a stream's sliding window
     measures only the runs that changed.
     """
-    jit_num = jit_den = shim_num = shim_den = 0.0
-    n_jit = n_shim = 0
-    used: dict[tuple[int, int, bytes], RunPerturbation] = {}
+    keys: list[tuple[int, int, bytes]] = []
+    shares: dict[tuple[int, int, bytes], RunPerturbation] = {}
+    todo: list[tuple[tuple[int, int, bytes], int, int, int, int]] = []
     for a, b, v in runs(np.isfinite(f0)):
         if not v or b - a < MIN_VOICED_RUN + 1:
             continue
@@ -348,10 +379,17 @@ def _perturbation(
         if stop - start < 3 * TAU_MAX // 2:
             continue
         key = (origin + start, origin + stop, f0[a:b].tobytes())
+        keys.append(key)
         share = cache.get(key) if cache is not None else None
         if share is None:
-            share = _run_perturbation(x, f0, a, b, start, stop)
-        used[key] = share
+            todo.append((key, a, b, start, stop))
+        else:
+            shares[key] = share
+    shares.update(_run_perturbations(x, f0, todo))
+    jit_num = jit_den = shim_num = shim_den = 0.0
+    n_jit = n_shim = 0
+    for key in keys:  # summed in the order of the runs, whichever were cached
+        share = shares[key]
         jit_num += share[0]
         jit_den += share[1]
         n_jit += share[2]
@@ -360,49 +398,92 @@ def _perturbation(
         n_shim += share[5]
     if cache is not None:
         cache.clear()
-        cache.update(used)
+        cache.update((key, shares[key]) for key in keys)
     jitter = 100.0 * jit_num / jit_den if n_jit >= 20 and jit_den > 0 else None
     shimmer = 100.0 * shim_num / shim_den if n_shim >= 20 and shim_den > 0 else None
     return jitter, shimmer
 
 
-def _run_perturbation(
-    x: np.ndarray, f0: np.ndarray, a: int, b: int, start: int, stop: int
-) -> RunPerturbation:
-    """One voiced run's share of jitter and shimmer (see :data:`RunPerturbation`)."""
-    centres = np.arange(a, b) * HOP + WIN // 2
-    period = np.interp(np.arange(start, stop), centres, SAMPLE_RATE / f0[a:b])
-    y = x[start:stop]
-    if y.max() < -y.min():  # pick peaks on the side where the glottal pulses are sharper
-        y = -y
-    pulses = _pulses(y, 0, stop - start, period)
-    if pulses.size < 4:
-        return (0.0, 0.0, 0, 0.0, 0.0, 0)
-    periods = np.diff(_refine(y, pulses))
-    # Peak-to-peak amplitude of each period [p_i, p_i+1).
-    amp = (np.maximum.reduceat(y, pulses) - np.minimum.reduceat(y, pulses))[:-1]
-    p_ok = (periods >= SAMPLE_RATE / F0_MAX) & (periods <= SAMPLE_RATE / F0_MIN)
-    pair = p_ok[1:] & p_ok[:-1]
-    ratio = periods[1:] / periods[:-1]
-    pair &= (ratio < 1.3) & (ratio > 1 / 1.3)
-    jit: tuple[float, float, int] = (0.0, 0.0, 0)
-    if pair.any():
-        jit = (
-            float(np.abs(np.diff(periods))[pair].sum()),
-            float(periods[1:][pair].sum()),
-            int(pair.sum()),
-        )
+def _run_perturbations(
+    x: np.ndarray, f0: np.ndarray, todo: list[tuple[tuple[int, int, bytes], int, int, int, int]]
+) -> dict[tuple[int, int, bytes], RunPerturbation]:
+    """Each voiced run's share of jitter and shimmer (see :data:`RunPerturbation`).
+
+    ``todo``: (key, first frame, end frame, first sample, end sample) per run. The peaks are
+    picked run by run (:func:`_pulses`); what follows from them is computed for all runs at
+    once, the periods and amplitudes of each run only from its own peaks.
+    """
+    out: dict[tuple[int, int, bytes], RunPerturbation] = {}
+    ys: list[np.ndarray] = []
+    pulse_lists: list[np.ndarray] = []
+    done: list[tuple[int, int, bytes]] = []
+    base = 0
+    for key, a, b, start, stop in todo:
+        centres = np.arange(a, b) * HOP + WIN // 2
+        period = np.interp(np.arange(start, stop), centres, SAMPLE_RATE / f0[a:b])
+        y = x[start:stop]
+        if y.max() < -y.min():  # pick peaks on the side where the glottal pulses are sharper
+            y = -y
+        pulses = _pulses(y, period)
+        if len(pulses) < 4:
+            out[key] = _NO_SHARE
+            continue
+        ys.append(y)
+        pulse_lists.append(np.asarray(pulses, dtype=np.int64) + base)
+        done.append(key)
+        base += y.shape[0]
+    if not done:
+        return out
+    # All runs' samples end to end; peak i of the whole list and its run.
+    yy = np.concatenate(ys)
+    peaks = np.concatenate(pulse_lists)
+    counts = np.array([p.size for p in pulse_lists])
+    run = np.repeat(np.arange(len(done)), counts)
+    run_start = np.repeat(np.cumsum([0] + [y.shape[0] for y in ys[:-1]]), counts)
+    run_len = np.repeat([y.shape[0] for y in ys], counts)
+    # Sub-sample peak positions (parabolic interpolation), within the run as _refine did.
+    local = np.clip(peaks - run_start, 1, run_len - 2)
+    inner = local + run_start
+    pa, pb, pc = yy[inner - 1], yy[inner], yy[inner + 1]
+    denom = pa - 2.0 * pb + pc
     with np.errstate(divide="ignore", invalid="ignore"):
+        shift = np.where(np.abs(denom) > 1e-12, 0.5 * (pa - pc) / denom, 0.0)
+    refined = local + np.clip(shift, -0.5, 0.5)
+    # Period j lies between peaks j and j + 1 of one run; its peak-to-peak amplitude is that
+    # of the samples [peak j, peak j + 1).
+    same = run[1:] == run[:-1]
+    periods = np.diff(refined)
+    amp = (np.maximum.reduceat(yy, peaks) - np.minimum.reduceat(yy, peaks))[:-1]
+    p_ok = same & (periods >= SAMPLE_RATE / F0_MAX) & (periods <= SAMPLE_RATE / F0_MIN)
+    pair = p_ok[1:] & p_ok[:-1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = periods[1:] / periods[:-1]
         a_ratio = amp[1:] / amp[:-1]
+    pair &= (ratio < 1.3) & (ratio > 1 / 1.3)
     a_pair = pair & np.isfinite(a_ratio) & (a_ratio < 1.6) & (a_ratio > 1 / 1.6)
-    shim: tuple[float, float, int] = (0.0, 0.0, 0)
-    if a_pair.any():
-        shim = (
-            float(np.abs(np.diff(amp))[a_pair].sum()),
-            float(amp[1:][a_pair].sum()),
-            int(a_pair.sum()),
+    pair_run = run[1:-1]
+    n = len(done)
+
+    def per_run(mask: np.ndarray, values: np.ndarray) -> np.ndarray:
+        summed: np.ndarray = np.bincount(pair_run[mask], weights=values[mask], minlength=n)
+        return summed
+
+    jit_num = per_run(pair, np.abs(np.diff(periods)))
+    jit_den = per_run(pair, periods[1:])
+    n_jit = np.bincount(pair_run[pair], minlength=n)
+    shim_num = per_run(a_pair, np.abs(np.diff(amp)))
+    shim_den = per_run(a_pair, amp[1:])
+    n_shim = np.bincount(pair_run[a_pair], minlength=n)
+    for i, key in enumerate(done):
+        out[key] = (
+            float(jit_num[i]),
+            float(jit_den[i]),
+            int(n_jit[i]),
+            float(shim_num[i]),
+            float(shim_den[i]),
+            int(n_shim[i]),
         )
-    return (*jit, *shim)
+    return out
 
 
 def _spectral_balance(x: np.ndarray, voiced_idx: np.ndarray) -> tuple[float, float] | None:
@@ -412,11 +493,15 @@ def _spectral_balance(x: np.ndarray, voiced_idx: np.ndarray) -> tuple[float, flo
     centres = voiced_idx * HOP + WIN // 2
     padded = np.concatenate((np.zeros(SPEC_N // 2), x, np.zeros(SPEC_N // 2)))
     view = sliding_window_view(padded, SPEC_N)
-    window = np.hanning(SPEC_N)
+    window = _spec_window()
     ltas = np.zeros(SPEC_N // 2 + 1)
-    for a in range(0, centres.size, YIN_BLOCK):  # blocks: see track_f0
-        frames = view[centres[a : a + YIN_BLOCK]]
-        ltas += (np.abs(np.fft.rfft(frames * window, axis=1)) ** 2).sum(axis=0)
+    # Blocks of YIN_ROWS frames keep the spectra in cache (see yin_frames); the power as
+    # re^2 + im^2 (abs() would take a square root to be squared again).
+    for a in range(0, centres.size, YIN_ROWS):
+        frames = view[centres[a : a + YIN_ROWS]]
+        frames *= window
+        spec = sfft.rfft(frames, axis=1)
+        ltas += (spec.real**2 + spec.imag**2).sum(axis=0)
     ltas /= centres.size
     freqs = np.fft.rfftfreq(SPEC_N, 1.0 / SAMPLE_RATE)
     low = ltas[(freqs >= 50) & (freqs < 1000)].sum()
@@ -428,6 +513,14 @@ def _spectral_balance(x: np.ndarray, voiced_idx: np.ndarray) -> tuple[float, flo
     alpha = 10.0 * math.log10(high / low)
     hammarberg = 10.0 * math.log10(peak_low / peak_high)
     return alpha, hammarberg
+
+
+@functools.lru_cache(maxsize=1)
+def _spec_window() -> np.ndarray:
+    """The Hann window of :func:`_spectral_balance` (read-only)."""
+    window = np.hanning(SPEC_N)
+    window.setflags(write=False)
+    return window
 
 
 def measure(

@@ -30,7 +30,13 @@ from mindsync.analysis.voice.features import (
     yin_frames,
 )
 from mindsync.analysis.voice.nonspeech import HOP as CUE_HOP
-from mindsync.analysis.voice.nonspeech import TONE_HOP, CueFrames, _frame_power, _tone_peaks
+from mindsync.analysis.voice.nonspeech import (
+    TONE_HOP,
+    CueFrames,
+    _frame_power,
+    _frame_var,
+    _tone_peaks,
+)
 from mindsync.analysis.voice.window import CUE_ALIGN, FRAME_HOP, FrameTrack
 
 # Audio before the first frame to measure, for the filters to settle (see the module doc).
@@ -120,6 +126,6 @@ def window_cues(x: np.ndarray, origin: int, track: FrameTrack | None) -> CueFram
     tone_st, _ = _reused(prev.tone_st, shift_t, n_tone)
     if known_t < n_tone:
         frames = sliding_window_view(x[known_t * TONE_HOP :], 1024)[::TONE_HOP][: n_tone - known_t]
-        tone_power[known_t:] = frames.astype(np.float64).var(axis=1)
+        tone_power[known_t:] = _frame_var(x[known_t * TONE_HOP :], 1024, TONE_HOP, n_tone - known_t)
         tone_share[known_t:], tone_st[known_t:] = _tone_peaks(frames)
     return CueFrames(power, tone_power, tone_share, tone_st)
