@@ -1,18 +1,31 @@
-"""The server's read deadlines and per-address cap, over real sockets."""
+"""The server's read deadlines and per-address cap, over real sockets, with both guarded
+protocols (httptools, what production serves with, and h11)."""
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import contextlib
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
+import warnings
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import uvicorn
 
 from mindsync.api import server as server_module
-from mindsync.api.server import GuardedH11Protocol, ServerLimits
+from mindsync.api.server import (
+    GuardedH11Protocol,
+    GuardedHttpToolsProtocol,
+    ServerLimits,
+    guarded_protocol,
+)
 
 LIMITS = ServerLimits(
     header_timeout_seconds=0.5,
@@ -23,10 +36,20 @@ LIMITS = ServerLimits(
 
 
 async def echo_app(scope, receive, send) -> None:
+    """Answers with the body's length; ``/slow`` first waits 1 s (longer than every deadline),
+    ``/early`` answers without reading the body; accepts WebSockets and holds them open."""
+    if scope["type"] == "websocket":
+        await receive()  # websocket.connect
+        await send({"type": "websocket.accept"})
+        while (await receive())["type"] != "websocket.disconnect":
+            pass
+        return
     if scope["type"] != "http":
         return
+    if scope["path"] == "/slow":
+        await asyncio.sleep(1.0)
     size = 0
-    while True:
+    while scope["path"] != "/early":
         message = await receive()
         if message["type"] == "http.disconnect":
             return
@@ -44,8 +67,8 @@ async def echo_app(scope, receive, send) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-@pytest.fixture
-def port() -> Iterator[int]:
+@pytest.fixture(params=["httptools", "h11"])
+def port(request: pytest.FixtureRequest) -> Iterator[int]:
     server_module.configure(LIMITS)
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -54,7 +77,7 @@ def port() -> Iterator[int]:
         echo_app,
         host="127.0.0.1",
         port=free,
-        http=GuardedH11Protocol,
+        http=guarded_protocol(request.param),
         timeout_keep_alive=1,
         log_level="warning",
         lifespan="off",

@@ -124,6 +124,21 @@ def _timeout_response() -> bytes:
     )
 
 
+class _MalformedRequest(Exception):
+    """A request h11 refuses and llhttp lets through (uvicorn answers ``400``)."""
+
+
+def _check_head(http_version: str, headers: list[tuple[bytes, bytes]]) -> None:
+    """Refuse what h11 refuses and llhttp accepts: HTTP/0.9, an HTTP/1.1 request without a
+    ``Host`` header, more than one ``Host`` header (RFC 9112, section 3.2).
+
+    Raised inside a parser callback, the error reaches uvicorn as an ``HttpParserError``:
+    ``400 Invalid HTTP request received.`` and the connection is closed, as with h11."""
+    hosts = sum(1 for name, _ in headers if name == b"host")
+    if hosts > 1 or (hosts == 0 and http_version == "1.1") or http_version == "0.9":
+        raise _MalformedRequest(f"HTTP/{http_version} with {hosts} Host headers")
+
+
 class _GuardedConnection(asyncio.Protocol):
     """The deadlines, the per-address cap and the shut-out, for either uvicorn protocol.
 
@@ -350,6 +365,7 @@ if TYPE_CHECKING or HTTPTOOLS:
                 self._arm("header", self.limits.header_timeout_seconds)
 
         def on_headers_complete(self) -> None:
+            _check_head(self.parser.get_http_version(), self.headers)
             before = self.cycle
             super().on_headers_complete()
             self._in_head = False
