@@ -11,7 +11,13 @@ about 223 KB, the seed's format) in alternating phases (h11, httptools, h11, ...
 drift on the shared machine hits both alike. Reported: per phase and summed over the rounds,
 requests/s and the CPU per answered request of the server process and of the analysis
 processes, and the httptools/h11 ratios. The load generator shares the 2 cores: compare the
-two columns, not the absolute figures. Results: ``bench/results/http-protocols.json``.
+two columns, not the absolute figures.
+
+First, without sockets or MindSync's application, the CPU each protocol class spends on the
+same request, in process (one keep-alive connection; the request in one read, as uvloop reads
+it on loopback; an application that reads the body and answers 1 KB with MindSync's headers):
+uvicorn's plain classes and MindSync's guarded ones, alternated.
+Results: ``bench/results/http-protocols.json``.
 """
 
 from __future__ import annotations
@@ -38,6 +44,116 @@ from run import (  # noqa: E402
     motion_samples_json,
 )
 
+
+class _Transport(asyncio.Transport):
+    """Just enough of a socket transport for a protocol object driven in process."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.protocol: asyncio.BaseProtocol | None = None
+        self.written = 0
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return {"peername": ("10.0.0.1", 5000), "sockname": ("10.0.0.2", 80)}.get(name, default)
+
+    def write(self, data: Any) -> None:
+        self.written += len(data)
+
+    def is_closing(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        pass
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+    def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
+        self.protocol = protocol
+
+    def get_protocol(self) -> asyncio.BaseProtocol:
+        assert self.protocol is not None
+        return self.protocol
+
+
+_ANSWER = b'{"session_id": "' + b"0" * 36 + b'", "motion": {' + b'"x": 0.0, ' * 90 + b'"y": 1}}'
+_ANSWER_HEADERS = [  # what MindSync's middleware puts on an /analyze answer
+    (b"content-type", b"application/json"),
+    (b"content-length", str(len(_ANSWER)).encode()),
+    (b"x-request-id", b"0" * 32),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+    (b"strict-transport-security", b"max-age=31536000; includeSubDomains"),
+    (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
+    (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+    (b"cache-control", b"no-store"),
+]
+
+
+async def _drain_app(scope: Any, receive: Any, send: Any) -> None:
+    """Read the whole body, answer about 1 KB of JSON with MindSync's headers."""
+    while (await receive()).get("more_body"):
+        pass
+    await send({"type": "http.response.start", "status": 200, "headers": _ANSWER_HEADERS})
+    await send({"type": "http.response.body", "body": _ANSWER})
+
+
+def protocol_cost(body: bytes, requests: int, rounds: int) -> dict[str, float]:
+    """CPU ms per request of each protocol class on one keep-alive connection, in process."""
+    import uvicorn
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+    from uvicorn.server import ServerState
+
+    from mindsync.api import server as guarded
+
+    guarded.configure(guarded.ServerLimits())
+    classes = {
+        "h11": H11Protocol,
+        "httptools": HttpToolsProtocol,
+        "guarded_h11": guarded.GuardedH11Protocol,
+        "guarded_httptools": guarded.GuardedHttpToolsProtocol,
+    }
+    head = (
+        b"POST /analyze HTTP/1.1\r\nHost: 127.0.0.1:8000\r\nAccept: */*\r\n"
+        b"Accept-Encoding: gzip, deflate\r\nConnection: keep-alive\r\n"
+        b"User-Agent: python-httpx/0.28\r\nContent-Type: application/json\r\n"
+        b"Authorization: Bearer ms_" + b"x" * 43 + b"\r\n"
+        b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n"
+    )
+    message = head + body
+    spent: dict[str, float] = dict.fromkeys(classes, 0.0)
+
+    async def drive(cls: type[asyncio.Protocol]) -> float:
+        config = uvicorn.Config(_drain_app, log_level="warning", lifespan="off")
+        config.load()
+        state = ServerState()
+        protocol = cls(config=config, server_state=state, app_state={})  # type: ignore[call-arg]
+        transport = _Transport()
+        transport.set_protocol(protocol)
+        protocol.connection_made(transport)
+        started = time.process_time()
+        for _ in range(requests):
+            answered = state.total_requests
+            protocol.data_received(message)
+            while state.total_requests == answered:
+                await asyncio.sleep(0)
+        took = time.process_time() - started
+        protocol.connection_lost(None)
+        return took
+
+    for _ in range(rounds):
+        for name, cls in classes.items():
+            spent[name] += asyncio.run(drive(cls))
+    guarded.configure(None)
+    return {name: round(s * 1000 / (requests * rounds), 3) for name, s in spent.items()}
+
+
 WORKERS = {
     "h11": ("MindSyncH11Worker", "GuardedH11Protocol"),
     "httptools": ("MindSyncWorker", "GuardedHttpToolsProtocol"),
@@ -54,6 +170,8 @@ def main() -> None:
     args = parser.parse_args()
 
     body = json.dumps({"motion_data": motion_samples_json(motion_recording())}).encode()
+    in_process = protocol_cost(body, requests=200, rounds=3)
+    print("protocol CPU ms per request, in process:", json.dumps(in_process), flush=True)
     servers: dict[str, Server] = {}
     rows: dict[str, list[dict[str, Any]]] = {name: [] for name in WORKERS}
     with tempfile.TemporaryDirectory(prefix="mindsync-bench-http-") as tmp:
@@ -102,6 +220,7 @@ def main() -> None:
         "concurrency": args.concurrency,
         "rounds": args.rounds,
         "seconds_per_phase": args.seconds,
+        "protocol_cpu_ms_per_request_in_process": in_process,
         "phases": rows,
         "summary": summary,
         "httptools_over_h11": {
