@@ -8,10 +8,11 @@ identical but for the worker class: ``MindSyncWorker`` (httptools, the default) 
 ``MindSyncH11Worker`` (h11), chosen with ``GUNICORN_CMD_ARGS``. Each server's log must name
 the protocol it serves with. They take the list-form motion ``POST /analyze`` (30 s at 50 Hz,
 about 223 KB, the seed's format) in alternating phases (h11, httptools, h11, ...) so that
-drift on the shared machine hits both alike. Reported: per phase and summed over the rounds,
-requests/s and the CPU per answered request of the server process and of the analysis
-processes, and the httptools/h11 ratios. The load generator shares the 2 cores: compare the
-two columns, not the absolute figures.
+drift on the shared machine hits both alike, and then together (each with half the
+concurrency, at the same time, so that the machine's other tenants hit both in the same
+seconds). Reported: per phase and summed over the rounds, requests/s and the CPU per
+answered request of the server process and of the analysis processes, and the httptools/h11
+ratios. The load generator shares the 2 cores: compare the two columns, not the absolute figures.
 
 First, without sockets or MindSync's application, the CPU each protocol class spends on the
 same request, in process (one keep-alive connection; the request in one read, as uvloop reads
@@ -160,9 +161,47 @@ WORKERS = {
 }
 
 
+def _together(
+    servers: dict[str, Server],
+    tokens: dict[str, str],
+    body: bytes,
+    concurrency: int,
+    seconds: float,
+) -> dict[str, dict[str, Any]]:
+    """Both servers under the same load at the same time: what the machine's other tenants do
+    meanwhile hits both alike. The CPU per answered request of each server's processes."""
+    before = {name: server.cpu_seconds() for name, server in servers.items()}
+
+    async def both() -> list[dict[str, Any]]:
+        loads = (_load(s.url, tokens[n], body, concurrency, seconds) for n, s in servers.items())
+        return list(await asyncio.gather(*loads))
+
+    out = dict(zip(servers, asyncio.run(both()), strict=True))
+    for name, server in servers.items():
+        after, answered = server.cpu_seconds(), max(out[name]["n"], 1)
+        for role in ("server", "analysis"):
+            spent = after[role] - before[name][role]
+            out[name][f"{role}_cpu_ms"] = round(spent * 1000 / answered, 2)
+    return out
+
+
+def _summary(phases: list[dict[str, Any]]) -> dict[str, float]:
+    answered = sum(row["n"] for row in phases)
+    return {
+        "requests": answered,
+        "requests_per_s": round(sum(row["requests_per_s"] for row in phases) / len(phases), 1),
+        "server_cpu_ms": round(
+            sum(row["server_cpu_ms"] * row["n"] for row in phases) / answered, 2
+        ),
+        "analysis_cpu_ms": round(
+            sum(row["analysis_cpu_ms"] * row["n"] for row in phases) / answered, 2
+        ),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=3, help="phases per protocol")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds (each: h11, httptools, both)")
     parser.add_argument("--seconds", type=float, default=8.0, help="length of one phase")
     parser.add_argument("--concurrency", type=int, default=4, help="requests in flight")
     parser.add_argument("--processes", type=int, default=2, help="analysis processes")
@@ -170,10 +209,12 @@ def main() -> None:
     args = parser.parse_args()
 
     body = json.dumps({"motion_data": motion_samples_json(motion_recording())}).encode()
-    in_process = protocol_cost(body, requests=200, rounds=3)
+    in_process = protocol_cost(body, requests=1000, rounds=3)
     print("protocol CPU ms per request, in process:", json.dumps(in_process), flush=True)
     servers: dict[str, Server] = {}
-    rows: dict[str, list[dict[str, Any]]] = {name: [] for name in WORKERS}
+    rows: dict[str, dict[str, list[dict[str, Any]]]] = {
+        mode: {name: [] for name in WORKERS} for mode in ("alternating", "together")
+    }
     with tempfile.TemporaryDirectory(prefix="mindsync-bench-http-") as tmp:
         try:
             for name, (worker, protocol) in WORKERS.items():
@@ -193,26 +234,28 @@ def main() -> None:
             for round_ in range(args.rounds):
                 for name, server in servers.items():
                     row = _measured_load(server, tokens[name], body, args.concurrency, args.seconds)
-                    rows[name].append(row)
+                    rows["alternating"][name].append(row)
                     print(round_, name, json.dumps(row), flush=True)
+                half = max(args.concurrency // 2, 1)
+                for name, row in _together(servers, tokens, body, half, args.seconds).items():
+                    rows["together"][name].append(row)
+                    print(round_, "together", name, json.dumps(row), flush=True)
         finally:
             for server in servers.values():
                 server.stop()
 
-    summary: dict[str, dict[str, float]] = {}
-    for name, phases in rows.items():
-        answered = sum(row["n"] for row in phases)
-        summary[name] = {
-            "requests": answered,
-            "requests_per_s": round(sum(row["requests_per_s"] for row in phases) / len(phases), 1),
-            "server_cpu_ms": round(
-                sum(row["server_cpu_ms"] * row["n"] for row in phases) / answered, 2
+    summary = {mode: {n: _summary(r) for n, r in by.items()} for mode, by in rows.items()}
+    ratios = {
+        mode: {
+            "server_cpu_ms_per_request": round(
+                by["httptools"]["server_cpu_ms"] / by["h11"]["server_cpu_ms"], 3
             ),
-            "analysis_cpu_ms": round(
-                sum(row["analysis_cpu_ms"] * row["n"] for row in phases) / answered, 2
+            "requests_per_s": round(
+                by["httptools"]["requests_per_s"] / by["h11"]["requests_per_s"], 3
             ),
         }
-    h11, fast = summary["h11"], summary["httptools"]
+        for mode, by in summary.items()
+    }
     report = {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "commit": _commit(Path(__file__).resolve().parents[1]),
@@ -223,14 +266,11 @@ def main() -> None:
         "protocol_cpu_ms_per_request_in_process": in_process,
         "phases": rows,
         "summary": summary,
-        "httptools_over_h11": {
-            "server_cpu_ms_per_request": round(fast["server_cpu_ms"] / h11["server_cpu_ms"], 3),
-            "requests_per_s": round(fast["requests_per_s"] / h11["requests_per_s"], 3),
-        },
+        "httptools_over_h11": ratios,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
-    print(json.dumps({"summary": summary, "ratios": report["httptools_over_h11"]}, indent=2))
+    print(json.dumps({"summary": summary, "httptools_over_h11": ratios}, indent=2))
 
 
 if __name__ == "__main__":
