@@ -332,3 +332,16 @@ def test_the_gunicorn_workers_serve_with_the_guard(tmp_path, worker, protocol) -
     finally:
         process.terminate()
         process.wait(30)
+
+
+def test_a_body_trickled_after_an_early_answer_meets_the_header_deadline(port) -> None:
+    with _connect(port) as sock:
+        sock.sendall(b"POST /early HTTP/1.1\r\nHost: a\r\nContent-Length: 1000\r\n\r\n" + b"a" * 10)
+        assert sock.recv(65536).startswith(b"HTTP/1.1 200")
+        started = time.monotonic()
+        with contextlib.suppress(OSError):
+            while time.monotonic() - started < 3:  # the rest of the body, a drop at a time
+                sock.sendall(b"a")
+                time.sleep(0.1)
+        took = time.monotonic() - started
+    assert took < 1.5  # closed (after a 408) instead of held for as long as the client likes

@@ -291,17 +291,23 @@ if TYPE_CHECKING or HTTPTOOLS:
 
         The deadlines follow the parser's callbacks: a request's first byte
         (``on_message_begin``) starts the header deadline, the end of its headers the body
-        deadline, the end of its body stops it. Two things h11 does by itself are added:
+        deadline, the end of its body stops it. Added, so that it refuses what the h11 one
+        refuses:
 
         - **a bound on what the parser holds**: h11 refuses a request whose unfinished
           head (or chunk header, or trailer) outgrows 16 KiB (``h11_max_incomplete_event_size``);
           llhttp has no such limit, so a client could pour headers in for the whole header
           deadline. More than that many bytes received without the parser finishing a head,
           passing on body bytes or ending a message get the same ``400`` and a close;
-        - **pipelining**: a request that waits behind another's response (uvicorn stops
-          reading meanwhile) gets its body deadline when it is started, not when its headers
-          arrived, and the next request's header deadline starts once the response before it
-          is complete, so a ``408`` is never written into another response.
+        - **HTTP/0.9, and HTTP/1.1 without exactly one Host header**: ``400``, as h11
+          (:func:`_check_head`). llhttp is stricter than h11 elsewhere (``Content-Length``
+          with ``Transfer-Encoding``, unknown methods, obsolete line folding: ``400``).
+
+        And one thing h11 never meets, since it reads a pipelined request only after the
+        response before it: a request that waits behind another's response (uvicorn stops
+        reading meanwhile) gets its body deadline when it is started, not when its headers
+        arrived, and the next request's header deadline starts once the response before it
+        is complete, so a ``408`` is never written into another response.
         """
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:
