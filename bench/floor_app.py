@@ -2,9 +2,12 @@
 
 FastAPI, an orjson parse of the body, one SQLite insert (WAL, ``synchronous=NORMAL``, as
 MindSync configures SQLite), an orjson answer: nothing else. ``bench/run.py`` serves it with
-gunicorn and uvicorn's worker (the same HTTP stack as MindSync's server: h11 on asyncio) next
-to MindSync and reports MindSync's throughput as a fraction of this one's, a ratio that holds
-from run to run on a shared machine where absolute figures do not.
+gunicorn and uvicorn's worker next to MindSync and reports MindSync's throughput as a fraction
+of this one's, a ratio that holds from run to run on a shared machine where absolute figures
+do not. uvicorn's worker asks for ``loop="auto"`` and ``http="auto"``, which with
+``uvicorn[standard]`` installed are uvloop and httptools (checked in a running worker:
+``uvloop.Loop``, ``HttpToolsProtocol``): the same stack as MindSync's ``MindSyncWorker``
+(httptools, with MindSync's deadlines and connection cap, on uvloop).
 
     FLOOR_DB=/tmp/floor.db gunicorn -k uvicorn.workers.UvicornWorker -w 1 floor_app:app
 """

@@ -54,8 +54,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     if args.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # Each worker writes its metrics here and /metrics adds them up.
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="mindsync-metrics-")
-    from mindsync.api.server import GuardedH11Protocol
+    from mindsync.api.server import guarded_protocol
 
+    protocol = guarded_protocol(args.http)
+    logger.info("serving HTTP with %s", protocol.__name__)
     uvicorn.run(
         "mindsync.api.app:app",
         host=args.host or settings.host,
@@ -65,7 +67,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         log_config=None,
         # Header/body deadlines and a per-address cap (mindsync.api.server); the guard, not
         # uvicorn, decides whose X-Forwarded-For to believe (MINDSYNC_TRUSTED_PROXIES).
-        http=GuardedH11Protocol,
+        http=protocol,
         proxy_headers=False,
         ws_per_message_deflate=False,  # see mindsync.api.gunicorn_worker
         timeout_keep_alive=int(settings.keepalive_timeout_seconds),
@@ -311,6 +313,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=None, help="port (default MINDSYNC_PORT)")
     serve.add_argument("--reload", action="store_true", help="restart on code changes (dev)")
     serve.add_argument("--workers", type=int, default=1, help="worker processes")
+    serve.add_argument(
+        "--http",
+        choices=("auto", "httptools", "h11"),
+        default="auto",
+        help="HTTP parser (default auto: httptools when installed, else h11)",
+    )
     serve.set_defaults(func=cmd_serve)
 
     health = commands.add_parser(
