@@ -184,6 +184,12 @@ def test_web_app_streams_live_results_and_keeps_history(
             assert dominant in {"angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"}
             for gauge in ("stress_level", "attention_score", "overall_score", "quality_score"):
                 value = page.locator(f"#g-{gauge}").inner_text()
+                if gauge == "attention_score" and value == "—":
+                    # Once the motion window shows the walk, screen attention does not apply
+                    # (issue 15): no number, and the page says why instead of a low score.
+                    reason = page.locator("#gc-attention_score").inner_text()
+                    assert "does not apply while the person is moving" in reason, reason
+                    continue
                 assert re.fullmatch(r"\d{1,3}", value), (gauge, value)
                 assert 0 <= int(value) <= 100
             expect(page.locator("#gc-stress_level")).to_contain_text("confidence")
