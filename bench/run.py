@@ -12,8 +12,9 @@ it, 30 s of real smart-watch motion at 50 Hz):
 2. end-to-end HTTP latency for one client against a real server started as in production
    (``mindsync migrate`` then ``gunicorn -c gunicorn.conf.py``: one server process and one
    analysis process per core; SQLite, or PostgreSQL with ``--postgres URL``);
-3. throughput, latency and **CPU per request** (of the server process, and of the analysis
-   processes, from /proc) at concurrency 1, 4, 16 and 64, for the full multimodal request,
+3. throughput, latency and **CPU per request** (of the server process, of the analysis
+   processes and, with ``--postgres``, of this machine's PostgreSQL processes, from /proc)
+   at concurrency 1, 4, 16 and 64, for the full multimodal request,
    each modality alone (``full`` and ``voice`` with the WAV, ``full_webm`` and ``voice_webm``
    with WebM/Opus), and motion in **both** forms: the seed's list of sample objects
    (``motion_list``, what the seed documents) and the columnar one (``motion_columns``);
@@ -384,16 +385,51 @@ class _Schema:
 KINDS = ("full", "full_webm", "face", "voice", "voice_webm", "motion_list", "motion_columns")
 
 
+def database_cpu_seconds() -> float:
+    """CPU time (user + system, s) used so far by this machine's PostgreSQL server processes
+    (``postgres`` in ``/proc``): what the database takes of the cores the benchmark shares.
+
+    Backends that ended meanwhile count too: their time is in the postmaster's children's
+    time (``cutime``/``cstime``) once it reaped them.
+    """
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        name, rest = text.split(" (", 1)[1].rsplit(")", 1)
+        if name == "postgres":
+            fields = rest.split()
+            total += sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+#: Whether the runs below also measure PostgreSQL's CPU (set by main with --postgres).
+MEASURE_DATABASE = False
+
+
+def _cpu(server: Server) -> dict[str, float]:
+    roles = server.cpu_seconds()
+    if MEASURE_DATABASE:
+        roles["database"] = database_cpu_seconds()
+    return roles
+
+
+def _per_request(row: dict[str, Any], before: dict[str, float], after: dict[str, float]) -> None:
+    answered = max(row["n"], 1)
+    for role in before:
+        row[f"{role}_cpu_ms"] = round((after[role] - before[role]) * 1000 / answered, 2)
+
+
 def _measured_load(
     server: Server, token: str, body: bytes, concurrency: int, seconds: float
 ) -> dict[str, Any]:
-    """:func:`_load` plus the CPU the server's processes spent per answered request (ms)."""
-    before = server.cpu_seconds()
+    """:func:`_load` plus the CPU the server's processes (and PostgreSQL's, when measured)
+    spent per answered request (ms)."""
+    before = _cpu(server)
     row = asyncio.run(_load(server.url, token, body, concurrency, seconds))
-    after = server.cpu_seconds()
-    answered = max(row["n"], 1)
-    for role in ("server", "analysis"):
-        row[f"{role}_cpu_ms"] = round((after[role] - before[role]) * 1000 / answered, 2)
+    _per_request(row, before, _cpu(server))
     return row
 
 
@@ -401,7 +437,7 @@ def _one_client(server: Server, token: str, body: bytes, runs: int) -> dict[str,
     """Sequential requests from one client: latency, and the server's CPU per request."""
     asyncio.run(_load(server.url, token, body, 1, 1.0))  # warm up
     times = []
-    before = server.cpu_seconds()
+    before = _cpu(server)
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     with httpx.Client(base_url=server.url, timeout=60) as client:
         for _ in range(runs):
@@ -409,10 +445,8 @@ def _one_client(server: Server, token: str, body: bytes, runs: int) -> dict[str,
             response = client.post("/analyze", content=body, headers=headers)
             response.raise_for_status()
             times.append((time.perf_counter() - started) * 1000)
-    after = server.cpu_seconds()
     row: dict[str, Any] = percentiles(times)
-    for role in ("server", "analysis"):
-        row[f"{role}_cpu_ms"] = round((after[role] - before[role]) * 1000 / runs, 2)
+    _per_request(row, before, _cpu(server))
     return row
 
 
@@ -457,6 +491,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     runs, e2e_runs, seconds = (30, 20, 2.0) if args.quick else (300, 200, 8.0)
+    global MEASURE_DATABASE
+    MEASURE_DATABASE = bool(args.postgres)
     kinds = [k for k in args.kinds.split(",") if k]
     levels = [int(n) for n in args.concurrency.split(",") if n]
 
@@ -607,14 +643,17 @@ def _commit(root: Path) -> str | None:
     return head + ("+" if dirty else "")
 
 
-def _load_rows(lines: list[str], label: str, load: dict[str, list[dict[str, Any]]]) -> None:
+def _load_rows(
+    lines: list[str], label: str, load: dict[str, list[dict[str, Any]]], database: bool
+) -> None:
     for kind, rows in load.items():
         for row in rows:
             lines.append(
                 f"| {label}{kind} | {row['concurrency']} | {row['requests_per_s']} | "
                 f"{row.get('p50_ms', '-')} | {row.get('p95_ms', '-')} | {row.get('p99_ms', '-')} "
                 f"| {row['server_cpu_ms']} | {row['analysis_cpu_ms']} "
-                f"| {sum(row['errors'].values())} |"
+                + (f"| {row.get('database_cpu_ms', '-')} " if database else "")
+                + f"| {sum(row['errors'].values())} |"
             )
 
 
@@ -658,10 +697,13 @@ def markdown(report: dict[str, Any]) -> str:
     ]
     for modality, row in report["in_process"].items():
         lines.append(f"| {modality} | {row['p50_ms']} | {row['p95_ms']} | {row['p99_ms']} |")
+    database = report["database"] == "PostgreSQL"
+    db_head, db_rule = (" PostgreSQL CPU ms/req |", "---|") if database else ("", "")
     lines += [
         "",
-        "| HTTP, one client | p50 ms | p95 ms | p99 ms | server CPU ms/req | analysis CPU ms/req |",
-        "|---|---|---|---|---|---|",
+        "| HTTP, one client | p50 ms | p95 ms | p99 ms | server CPU ms/req | analysis CPU ms/req |"
+        + db_head,
+        "|---|---|---|---|---|---|" + db_rule,
     ]
     sets = [("", report["end_to_end_one_client"])]
     if report.get("baseline_results"):
@@ -671,18 +713,19 @@ def markdown(report: dict[str, Any]) -> str:
             lines.append(
                 f"| {label}{kind} | {row['p50_ms']} | {row['p95_ms']} | {row['p99_ms']} "
                 f"| {row['server_cpu_ms']} | {row['analysis_cpu_ms']} |"
+                + (f" {row.get('database_cpu_ms', '-')} |" if database else "")
             )
     lines += [
         "",
         "| load | concurrency | req/s | p50 ms | p95 ms | p99 ms | server CPU ms/req "
-        "| analysis CPU ms/req | errors |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| analysis CPU ms/req |" + db_head + " errors |",
+        "|---|---|---|---|---|---|---|---|" + db_rule + "---|",
     ]
-    _load_rows(lines, "", report["load"])
+    _load_rows(lines, "", report["load"], database)
     if report["floor"]:
-        _load_rows(lines, "floor ", {"motion_list": report["floor"]})
+        _load_rows(lines, "floor ", {"motion_list": report["floor"]}, database)
     if report.get("baseline_results"):
-        _load_rows(lines, "baseline ", report["baseline_results"]["load"])
+        _load_rows(lines, "baseline ", report["baseline_results"]["load"], database)
     lines += [""]
     if report["overhead_ratio_full"] is not None:
         lines.append(
