@@ -1,6 +1,6 @@
 """MindSync's benchmark harness: one command, every figure of the tables in docs/performance.md.
 
-    .venv/bin/python bench/run.py            # full run, about 8 minutes on 2 cores
+    .venv/bin/python bench/run.py            # full run, about 10 minutes on 2 cores
     .venv/bin/python bench/run.py --quick    # shorter phases, for a smoke test
     .venv/bin/python bench/run.py --baseline /tmp/main   # and an older tree, side by side
 
