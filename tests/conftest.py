@@ -4,6 +4,7 @@ a controllable clock, and the app wired to them."""
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -131,6 +132,18 @@ def make_client(
 
 
 CONSENT_ALL = ["face", "voice", "motion"]
+
+
+def within_one_budget_minute(needed_seconds: float = 20.0) -> None:
+    """Return when at least ``needed_seconds`` are left in this wall-clock minute.
+
+    The failed-authentication budget (``mindsync.api.guard.FailureBudget``) counts in fixed
+    one-minute windows of real time: a test that spends it and checks what follows must not
+    straddle a window's end, where the count starts again (CI once saw 401s after the 429s).
+    """
+    left = 60.0 - time.time() % 60.0
+    if left < needed_seconds:
+        time.sleep(left + 0.05)
 
 
 def give_consent(client: TestClient, *user_ids: str, headers: dict[str, str] | None = None) -> None:

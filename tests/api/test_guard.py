@@ -13,7 +13,7 @@ from mindsync.api.app import create_app
 from mindsync.api.guard import client_address, parse_networks
 from tests.api.fakes import fake_registry
 from tests.api.test_analyze import AUDIO
-from tests.conftest import ADMIN_TOKEN, make_client
+from tests.conftest import ADMIN_TOKEN, make_client, within_one_budget_minute
 
 
 @pytest.fixture
@@ -104,6 +104,7 @@ def test_failed_authentications_are_budgeted_per_address(settings, clock) -> Non
     with make_client(budget, fake_registry(), clock) as c:
         _, neighbour = _new_user(c)
         assert c.get("/me", headers=neighbour).status_code == 200
+        within_one_budget_minute()
         codes = [
             c.get("/sessions", headers={"Authorization": f"Bearer ms_guess-{i}"}).status_code
             for i in range(30)

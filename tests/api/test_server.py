@@ -26,6 +26,7 @@ from mindsync.api.server import (
     ServerLimits,
     guarded_protocol,
 )
+from tests.conftest import within_one_budget_minute
 
 LIMITS = ServerLimits(
     header_timeout_seconds=0.5,
@@ -179,6 +180,7 @@ def test_an_address_guessing_far_past_its_budget_is_shut_out_at_connect(port) ->
 
     budget = guard.FailureBudget(limit=5)
     guard._budgets.append(budget)
+    within_one_budget_minute(needed_seconds=10.0)
     try:
         for _ in range(5 * guard.SHUT_OUT_FACTOR - 1):
             budget.spend("127.0.0.1")
