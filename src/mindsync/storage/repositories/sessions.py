@@ -6,37 +6,14 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, inspect, select
-from sqlalchemy.orm import Mapper, Session
+from sqlalchemy import Connection, func, insert, select
+from sqlalchemy.orm import Session
 
 from mindsync.storage.models import AnalysisMetric, SessionRecord
 
 # The mapped tables, typed as tables (``__table__`` is typed as any FromClause).
 _SESSIONS = SessionRecord.metadata.tables[SessionRecord.__tablename__]
 _METRICS = AnalysisMetric.metadata.tables[AnalysisMetric.__tablename__]
-
-
-def _row(obj: SessionRecord | AnalysisMetric) -> dict[str, Any]:
-    """The column values of a transient ORM object (an unset autoincrement key left out)."""
-    mapper: Mapper[Any] = inspect(type(obj))
-    row = {}
-    for attr in mapper.column_attrs:
-        value = getattr(obj, attr.key)
-        column = attr.columns[0]
-        if value is None and column.primary_key:
-            continue
-        row[column.key] = value
-    return row
-
-
-def add_session(*, db: Session, record: SessionRecord, metrics: Sequence[AnalysisMetric]) -> None:
-    """Insert a session and its per-modality metrics in ``db``'s transaction; the caller
-    commits. Plain INSERTs, not the unit of work: the objects stay detached (flushing them
-    cost about a millisecond of server CPU per analysis). A taken id raises
-    ``IntegrityError`` here."""
-    db.execute(insert(_SESSIONS), [_row(record)])
-    if metrics:
-        db.execute(insert(_METRICS), [_row(m) for m in metrics])
 
 
 def add_session_rows(
