@@ -405,13 +405,9 @@ def database_cpu_seconds() -> float:
     return total
 
 
-#: Whether the runs below also measure PostgreSQL's CPU (set by main with --postgres).
-MEASURE_DATABASE = False
-
-
 def _cpu(server: Server) -> dict[str, float]:
     roles = server.cpu_seconds()
-    if MEASURE_DATABASE:
+    if server.env["DATABASE_URL"].startswith("postgresql"):
         roles["database"] = database_cpu_seconds()
     return roles
 
@@ -491,8 +487,6 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     runs, e2e_runs, seconds = (30, 20, 2.0) if args.quick else (300, 200, 8.0)
-    global MEASURE_DATABASE
-    MEASURE_DATABASE = bool(args.postgres)
     kinds = [k for k in args.kinds.split(",") if k]
     levels = [int(n) for n in args.concurrency.split(",") if n]
 
