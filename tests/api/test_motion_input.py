@@ -4,13 +4,15 @@ leaves every malformed payload to it, so that its errors stay as precise as befo
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 import numpy as np
+import orjson
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from mindsync.api.motion_input import fast_motion_recording
+from mindsync.api.motion_input import decode_analysis_body, fast_motion_recording
 from mindsync.api.schemas import MotionColumns, MotionSample
 from mindsync.api.services import motion_recording
 from tests.api.fakes import fake_registry
@@ -159,3 +161,85 @@ def test_the_python_models_still_refuse_what_the_fast_path_refuses() -> None:
     samples[1]["acceleration"]["x"] = True
     with pytest.raises(ValidationError):
         SLOW_SAMPLES.validate_python(samples)
+
+
+# ------------------------------------------------------ the whole /analyze body (msgspec)
+def _body_fields() -> dict[str, Any]:
+    return {
+        "user_id": "ana",
+        "session_id": "7d0c9c3e-2f4b-4c55-9a55-3b2f2f9f8a11",
+        "face_image": "data:image/jpeg;base64,/9j/4AAQSkZJRg==",
+        "audio_data": "UklGRiQAAABXQVZF" * 50,
+        "duration_seconds": 12.5,
+        "face_focus": {"x": 0.5, "y": 0.25},
+        "timestamp": "2026-12-01T10:00:00Z",
+        "something_unknown": [1, {"a": None}],
+    }
+
+
+@pytest.mark.parametrize("form", ["samples", "columns"])
+def test_the_body_decoder_gives_what_orjson_and_the_fast_path_give(form: str) -> None:
+    samples, columns = _real_motion()
+    motion = samples if form == "samples" else columns
+    samples[5]["timestamp"] = 1  # an integer is a number too
+    samples[6]["acceleration"]["y"] = -0.0
+    body = orjson.dumps({**_body_fields(), "motion_data": motion})
+    decoded = decode_analysis_body(body)
+    assert decoded is not None
+    expected = orjson.loads(body)
+    expected_motion = fast_motion_recording(expected.pop("motion_data"))
+    _same(decoded.pop("motion_data"), expected_motion)
+    assert decoded == expected
+
+
+def test_the_body_decoder_reads_every_double_as_orjson_does() -> None:
+    rng = np.random.default_rng(18)
+    bits = rng.integers(0, 2**64, size=3_000, dtype=np.uint64).view(np.float64)
+    values = np.concatenate(
+        [
+            bits[np.isfinite(bits)],
+            rng.normal(0, 9.81, 3_000),
+            [5e-324, 2.2250738585072014e-308, 1.7976931348623157e308, 0.1, 1 / 3],
+        ]
+    )
+    n = values.size // 7
+    rows = values[: n * 7].reshape(n, 7)
+    samples = [
+        {
+            "timestamp": float(r[0]),
+            "acceleration": {"x": float(r[1]), "y": float(r[2]), "z": float(r[3])},
+            "gyroscope": {"x": float(r[4]), "y": float(r[5]), "z": float(r[6])},
+        }
+        for r in rows
+    ]
+    text = json.dumps({"motion_data": samples}).encode()  # Python's repr, not orjson's
+    decoded = decode_analysis_body(text)
+    assert decoded is not None
+    _same(decoded["motion_data"], fast_motion_recording(orjson.loads(text)["motion_data"]))
+
+
+def _body_breakages() -> list[tuple[str, bytes]]:
+    cases = [(f"motion: {name}", orjson.dumps({"motion_data": p})) for name, p in _breakages()]
+    samples, _ = _real_motion(20)
+    huge = copy.deepcopy(samples)
+    huge[3]["acceleration"]["x"] = "HUGE"
+    nan = json.dumps({"motion_data": samples[:3] + [{**samples[3], "timestamp": float("nan")}]})
+    cases += [
+        ("NaN in the motion", nan.encode()),
+        (
+            "NaN elsewhere",
+            json.dumps({"duration_seconds": float("nan"), "motion_data": samples}).encode(),
+        ),
+        ("malformed", orjson.dumps({"motion_data": samples})[:-1]),
+        ("a list", orjson.dumps([{"motion_data": samples}])),
+        ("no motion", orjson.dumps({"face_image": "abc"})),
+        ("null motion", orjson.dumps({"motion_data": None})),
+        ("not UTF-8", b'{"user_id": "\xff", "motion_data": ' + orjson.dumps(samples) + b"}"),
+        ("a huge number", orjson.dumps({"motion_data": huge}).replace(b'"HUGE"', b"1e999")),
+    ]
+    return cases
+
+
+@pytest.mark.parametrize(("name", "body"), _body_breakages(), ids=[c[0] for c in _body_breakages()])
+def test_a_body_not_plainly_well_formed_is_left_to_the_precise_path(name: str, body: bytes) -> None:
+    assert decode_analysis_body(body) is None, name

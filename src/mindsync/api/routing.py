@@ -12,6 +12,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from mindsync.api.motion_input import decode_analysis_body
+
 # Parsing below this size costs less than handing it to a thread.
 OFF_LOOP_BYTES = 32 * 1024
 
@@ -34,6 +36,14 @@ def loads(body: bytes) -> Any:
         return json.loads(text)
 
 
+def analysis_loads(body: bytes) -> Any:
+    """:func:`loads` for ``POST /analyze``: a well-formed body's motion data arrives already
+    converted to arrays (:func:`~mindsync.api.motion_input.decode_analysis_body`); any other
+    body is parsed by :func:`loads` and validated field by field, as before."""
+    parsed = decode_analysis_body(body)
+    return parsed if parsed is not None else loads(body)
+
+
 class JSONRequest(Request):
     """A request whose :meth:`json` uses :func:`loads` (orjson parses sensor payloads about
     5x faster than the standard library), in a worker thread when the body is large, so that
@@ -41,23 +51,41 @@ class JSONRequest(Request):
     the usual 422.
     """
 
+    #: The parser of the body (a subclass may recognise its route's payload).
+    parse: Callable[[bytes], Any] = staticmethod(loads)
+
     async def json(self) -> Any:
         if not hasattr(self, "_json"):
             body = await self.body()
             if len(body) >= OFF_LOOP_BYTES:
-                self._json = await run_in_threadpool(loads, body)
+                self._json = await run_in_threadpool(self.parse, body)
             else:
-                self._json = loads(body)
+                self._json = self.parse(body)
         return self._json
+
+
+class AnalysisJSONRequest(JSONRequest):
+    """A :class:`JSONRequest` parsed by :func:`analysis_loads`."""
+
+    parse = staticmethod(analysis_loads)
 
 
 class JSONRoute(APIRoute):
     """An :class:`APIRoute` whose handlers see a :class:`JSONRequest`."""
 
+    request_class: type[JSONRequest] = JSONRequest
+
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
+        request_class = self.request_class
 
         async def route_handler(request: Request) -> Response:
-            return await handler(JSONRequest(request.scope, request.receive))
+            return await handler(request_class(request.scope, request.receive))
 
         return route_handler
+
+
+class AnalysisRoute(JSONRoute):
+    """The route of ``POST /analyze``: its body's motion data is parsed straight to arrays."""
+
+    request_class = AnalysisJSONRequest

@@ -20,7 +20,7 @@ from mindsync.api.deps import (
 )
 from mindsync.api.errors import Conflict, error_responses
 from mindsync.api.metrics import SESSIONS_STORED, observe_analysis
-from mindsync.api.routing import JSONRoute
+from mindsync.api.routing import AnalysisRoute
 from mindsync.api.schemas import (
     ANALYSIS_EXAMPLES,
     AnalysisRequest,
@@ -28,7 +28,7 @@ from mindsync.api.schemas import (
     SessionRead,
 )
 
-router = APIRouter(tags=["analysis"], route_class=JSONRoute)
+router = APIRouter(tags=["analysis"], route_class=AnalysisRoute)
 
 
 @router.post(
