@@ -52,16 +52,19 @@ def json_depth(body: bytes) -> int:
     """How deeply arrays and objects nest in a JSON text (strings are not counted).
 
     Cheap on large bodies: escapes are dropped, then everything but quotes and brackets
-    (in C, ``bytes.translate``); a bracket is inside a string when an odd number of quotes
-    precede it, which numpy counts for all of them at once. (Dropping whole strings with a
+    (in C, ``bytes.translate``, the only pass over the whole body); a bracket is inside a
+    string when an odd number of quotes precede it, which numpy counts for all of them at
+    once. (Dropping whole strings with a
     regular expression instead cost 1 ms on a 220 KB list of motion samples.)
     """
-    opening = body.count(b"[") + body.count(b"{")
-    if opening <= 1:
-        return opening
     if b"\\" in body:
         body = _ESCAPED.sub(b"", body)
-    skeleton = np.frombuffer(body.translate(None, _STRUCTURAL), np.uint8)
+    # One pass over the body; everything after it works on the (much smaller) skeleton.
+    kept = body.translate(None, _STRUCTURAL)
+    opening = kept.count(b"[") + kept.count(b"{")
+    if opening <= 1:
+        return opening
+    skeleton = np.frombuffer(kept, np.uint8)
     outside = (np.cumsum(skeleton == 34, dtype=np.int64) & 1) == 0
     steps = ((skeleton == 91) | (skeleton == 123)).astype(np.int8) - (
         (skeleton == 93) | (skeleton == 125)
