@@ -203,9 +203,9 @@ def _recording_from_structs(motion: list[_Sample] | _Columns) -> MotionRecording
 
 
 def decode_analysis_body(body: bytes) -> dict[str, Any] | None:
-    """The JSON object of an ``/analyze`` body with ``motion_data`` already converted to a
-    :class:`MotionRecording`, or ``None`` when the body is not plainly a well-formed object
-    with well-formed motion data (no motion data at all counts as not recognised).
+    """The JSON object of an ``/analyze`` body with ``motion_data`` (when present and not
+    null) already converted to a :class:`MotionRecording`, or ``None`` when the body is not
+    plainly a well-formed object with well-formed motion data.
 
     Promises: whenever it answers, ``orjson.loads(body)`` succeeds and gives the same
     object except for ``motion_data``, and :func:`fast_motion_recording` of that motion
@@ -214,15 +214,16 @@ def decode_analysis_body(body: bytes) -> dict[str, Any] | None:
     try:
         fields = _TOP_LEVEL.decode(body)
         raw_motion = fields.pop("motion_data", None)
-        if raw_motion is None:
-            return None
-        recording = _recording_from_structs(_MOTION.decode(raw_motion))
-        if recording is None:
-            return None
+        recording = None
+        if raw_motion is not None and bytes(memoryview(raw_motion)[:5]) != b"null":
+            recording = _recording_from_structs(_MOTION.decode(raw_motion))
+            if recording is None:
+                return None
         parsed: dict[str, Any] = {
             name: orjson.loads(memoryview(raw)) for name, raw in fields.items()
         }
     except (msgspec.DecodeError, orjson.JSONDecodeError):
         return None  # a type, a shape, NaN or malformed JSON: the precise path decides
-    parsed["motion_data"] = recording
+    if raw_motion is not None:
+        parsed["motion_data"] = recording
     return parsed
