@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import struct
 import threading
 import time
@@ -272,3 +273,28 @@ def test_a_revoked_token_ends_an_open_stream_and_stores_nothing(
         assert took < 2.0  # a poll (0.25 s) and a tick (0.1 s), with room for a slow machine
     time.sleep(0.3)
     assert count(db_engine, "sessions") == 0
+
+
+def test_a_tick_waits_for_the_analysis_with_no_data_in_hand(client) -> None:
+    """While every analysis slot of the server process is taken, a stream's tick waits at
+    the gate without taking its data: the result that follows reports on the newest frame,
+    the one that arrived last while it waited."""
+    with client.websocket_connect("/ws/analyze") as ws:
+        _start(ws, user_id="sky")
+        ws.send_bytes(frame(1, b"\xff\xd8 first", ts=1000.0))
+        assert _next_result(ws)["included"]["face"] == 1000.0
+
+        async def gate() -> asyncio.Semaphore:
+            return client.app.state.stream_gate()  # the connection's own event loop
+
+        semaphore = ws.portal.call(gate)
+        capacity = client.app.state.stream_gate.capacity
+        for _ in range(capacity):  # the analysis is busy: every slot taken
+            ws.portal.call(semaphore.acquire)
+        for ts in (2000.0, 3000.0, 4000.0):
+            ws.send_bytes(frame(1, b"\xff\xd8 newer", ts=ts))
+            time.sleep(0.15)  # longer than the stream's interval (100 ms)
+        for _ in range(capacity):
+            ws.portal.call(semaphore.release)
+        assert _next_result(ws)["included"]["face"] == 4000.0
+        ws.send_json({"type": "stop"})

@@ -178,9 +178,14 @@ def create_app(
             if pool is not None and pool_started is not None:
                 await pool_started
                 app.state.orchestrator = Orchestrator(None, pool=pool)
+                analysing_at_once = pool.processes
             else:
                 loaded = registry or await run_in_threadpool(load_analyzers, settings)
                 app.state.orchestrator = Orchestrator(loaded, executor)
+                analysing_at_once = settings.analysis_threads
+            # Live streams' ticks in analysis at once: one more than can run, so that no
+            # analysis process idles between two ticks; the others wait, holding no data.
+            app.state.stream_gate = stream.StreamGate(analysing_at_once + 1)
         except BaseException:
             if pool is not None and pool_started is not None:
                 with contextlib.suppress(BaseException):

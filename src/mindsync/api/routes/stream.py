@@ -62,8 +62,6 @@ router = APIRouter()
 HEADER = struct.Struct(">Bd")
 KIND_FACE, KIND_PCM, KIND_WEBM = 1, 2, 3
 START_TIMEOUT_S = 10.0
-# After a tick slower than the interval, the next waits this many times as long (see tick_loop).
-TICK_BACKOFF = 1.0
 MAX_TEXT_BYTES = 2 * 1024 * 1024
 MAX_MOTION_ROWS = 20_000
 PREF_FOR = {"face": "face_enabled", "voice": "audio_enabled", "motion": "motion_enabled"}
@@ -93,6 +91,29 @@ def _motion_rows(message: dict[str, Any]) -> np.ndarray:
     return rows
 
 
+class StreamGate:
+    """How many live streams' ticks of this server process analyse at once.
+
+    A tick waits here before it takes its data, so that when the analysis processes are
+    busy the streams queue first come, first served with no data in hand, and each result
+    reports on the newest data. One semaphore per event loop (a server process has one; a
+    test client runs each connection on a loop of its own).
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._gates: dict[int, tuple[asyncio.AbstractEventLoop, asyncio.Semaphore]] = {}
+
+    def __call__(self) -> asyncio.Semaphore:
+        """The running loop's semaphore."""
+        loop = asyncio.get_running_loop()
+        entry = self._gates.get(id(loop))
+        if entry is None or entry[0] is not loop:
+            self._gates = {k: v for k, v in self._gates.items() if not v[0].is_closed()}
+            entry = self._gates[id(loop)] = (loop, asyncio.Semaphore(self.capacity))
+        return entry[1]
+
+
 class StreamSession:
     """One connection's state: buffers, smoothing, aggregate, and what it may store."""
 
@@ -118,7 +139,8 @@ class StreamSession:
         self.last_results: dict[Modality, ModalityResult] = {}
         self.prefs: PreferencesRead | None = None
         self.seq = 0
-        self.slow_ticks = 0  # ticks in a row that took longer than the interval
+        # Shared by every stream of this server process (see tick_loop).
+        self.gate: asyncio.Semaphore = app.state.stream_gate()
         self.started = self.clock()
         self.closed = asyncio.Event()
         self.send_lock = asyncio.Lock()
@@ -214,43 +236,53 @@ class StreamSession:
             await self.ws.close(code=1008, reason="token_revoked")
 
     async def tick_loop(self) -> None:
-        """Analyse what arrived every interval; a slow analysis delays, never queues, ticks."""
+        """Analyse what arrived every interval; a slow analysis delays, never queues, ticks.
+
+        When the analysis processes are busy, the ticks of every stream of this server
+        process wait their turn at :attr:`gate` (first come, first served) and take their
+        data only once through it: a result then reports on the newest data, not on data
+        that aged while its tick waited behind the other streams' analyses.
+        """
         while not self.closed.is_set():
-            if not await self.token_still_valid():
+            started = time.perf_counter()
+            results: dict[Modality, ModalityResult] | None = None
+            failure: AnalysisError | None = None
+            revoked = False
+            async with self.gate:
+                if self.closed.is_set():
+                    return
+                if not await self.token_still_valid():
+                    revoked = True
+                else:
+                    taken = time.perf_counter()
+                    inputs, stamps = self.buffers.take()
+                    if inputs:
+                        try:
+                            results = await self.orchestrator.run(inputs)
+                            voice = results.get("voice")
+                            if voice is not None:
+                                # What the voice analysis measured, for the next tick to reuse.
+                                self.buffers.keep_voice_track(getattr(voice, "_stream_track", None))
+                                with contextlib.suppress(AttributeError, TypeError):
+                                    voice._stream_track = None  # type: ignore[attr-defined]
+                        except AnalysisError as exc:
+                            failure = exc
+            # Sending happens outside the gate: a slow client must not hold up other streams.
+            if revoked:
                 await self.end_revoked()
                 return
-            started = time.perf_counter()
-            inputs, stamps = self.buffers.take()
-            if inputs:
-                try:
-                    results = await self.orchestrator.run(inputs)
-                    voice = results.get("voice")
-                    if voice is not None:
-                        # What the voice analysis measured, for the next tick to reuse.
-                        self.buffers.keep_voice_track(getattr(voice, "_stream_track", None))
-                        with contextlib.suppress(AttributeError, TypeError):
-                            voice._stream_track = None  # type: ignore[attr-defined]
-                except AnalysisError as exc:
-                    await self.send(
-                        {
-                            "type": "error",
-                            "code": exc.code,
-                            "message": exc.message,
-                            "field": exc.field,
-                        }
-                    )
-                else:
-                    await self._publish(results, stamps, time.perf_counter() - started)
-            elapsed = time.perf_counter() - started
-            # When ticks keep taking longer than the interval (the pool is overloaded), the
-            # next tick still waits as long as this one took (TICK_BACKOFF times it): each
-            # stream then has a tick queued about half of the time instead of always, so a
-            # tick waits behind half as many others. The pool stays as busy (the same results
-            # per second), and each result is about half as old. One slow tick (a cold start)
-            # is not overload: the backoff starts at the second slow tick in a row.
-            self.slow_ticks = self.slow_ticks + 1 if elapsed > self.interval else 0
-            backoff = TICK_BACKOFF * elapsed if self.slow_ticks >= 2 else 0.0
-            pause = max(self.interval - elapsed, backoff)
+            if failure is not None:
+                await self.send(
+                    {
+                        "type": "error",
+                        "code": failure.code,
+                        "message": failure.message,
+                        "field": failure.field,
+                    }
+                )
+            elif results is not None:
+                await self._publish(results, stamps, time.perf_counter() - taken)
+            pause = max(self.interval - (time.perf_counter() - started), 0.0)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.closed.wait(), pause)
 
