@@ -251,3 +251,16 @@ def _body_breakages() -> list[tuple[str, bytes]]:
 @pytest.mark.parametrize(("name", "body"), _body_breakages(), ids=[c[0] for c in _body_breakages()])
 def test_a_body_not_plainly_well_formed_is_left_to_the_precise_path(name: str, body: bytes) -> None:
     assert decode_analysis_body(body) is None, name
+
+
+def test_repeated_keys_and_whitespace_read_as_orjson_reads_them() -> None:
+    body = (
+        b' { "motion_data" : [ {"timestamp": 1, "timestamp": 2, "acceleration":'
+        b' {"x": 1, "y": 2, "z": 3, "x": 9}}, {"timestamp": 3, "acceleration":'
+        b' {"x": 1, "y": 2, "z": 3}} ] , "user_id": "a", "user_id": "b" } '
+    )
+    decoded = decode_analysis_body(body)
+    assert decoded is not None
+    expected = orjson.loads(body)
+    _same(decoded.pop("motion_data"), fast_motion_recording(expected.pop("motion_data")))
+    assert decoded == expected == {"user_id": "b"}
