@@ -243,6 +243,12 @@ def _body_breakages() -> list[tuple[str, bytes]]:
         ("malformed", orjson.dumps({"motion_data": samples})[:-1]),
         ("a list", orjson.dumps([{"motion_data": samples}])),
         ("not UTF-8", b'{"user_id": "\xff", "motion_data": ' + orjson.dumps(samples) + b"}"),
+        (
+            "not UTF-8 in an unknown key of a sample",
+            orjson.dumps({"motion_data": samples}).replace(
+                b'"timestamp"', b'"n\xff":1,"timestamp"', 1
+            ),
+        ),
         ("a huge number", orjson.dumps({"motion_data": huge}).replace(b'"HUGE"', b"1e999")),
     ]
     return cases

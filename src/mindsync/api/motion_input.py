@@ -211,6 +211,11 @@ def decode_analysis_body(body: bytes) -> dict[str, Any] | None:
     object except for ``motion_data``, and :func:`fast_motion_recording` of that motion
     data gives equal arrays; so validation sees exactly what it would have seen.
     """
+    if not body.isascii():  # msgspec does not check the UTF-8 of what it skips; orjson would
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
     try:
         fields = _TOP_LEVEL.decode(body)
         raw_motion = fields.pop("motion_data", None)
