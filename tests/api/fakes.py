@@ -8,6 +8,7 @@ from typing import Any
 
 from mindsync.analysis.base import Analyzer, ModalityResult
 from mindsync.analysis.errors import InputError
+from mindsync.analysis.motion.json_input import MotionJSON, motion_from_json
 from mindsync.analysis.motion.recording import MotionRecording
 from mindsync.analysis.payload import decode_base64
 from mindsync.analysis.registry import AnalyzerRegistry
@@ -94,6 +95,8 @@ class FakeMotion(_Counting, Analyzer[MotionRecording, FakeMotionResult]):
 
     def decode(self, raw: Any) -> MotionRecording:
         self._count()
+        if isinstance(raw, MotionJSON):  # the real analyser's contract: parse, or hand back
+            raw = motion_from_json(raw)
         assert isinstance(raw, MotionRecording)
         if not (raw.acceleration == raw.acceleration).all():
             raise InputError("motion_data contains NaN", field="motion_data")

@@ -84,6 +84,25 @@ def test_an_analyser_error_in_a_pool_process_keeps_its_status_and_field(
     assert count(db_engine, "sessions") == 0
 
 
+def test_motion_the_pool_process_hands_back_is_validated_by_the_server(
+    pool_client, db_engine
+) -> None:
+    """The analysis process parses motion JSON; what it cannot take as it is (a sample
+    without a gyroscope, a string for a number) comes back and the server validates it:
+    analysed when valid, a 422 naming the sample when not."""
+    unusual = [dict(s) for s in MOTION]
+    del unusual[7]["gyroscope"]
+    ok = pool_client.post("/analyze", json={"user_id": "alice", "motion_data": unusual})
+    assert ok.status_code == 200, ok.text
+    assert ok.json()["modalities"]["motion"]["has_gyroscope"] is False
+    broken = [dict(s, acceleration=dict(s["acceleration"])) for s in MOTION]
+    broken[9]["acceleration"]["y"] = "0.2"
+    refused = pool_client.post("/analyze", json={"user_id": "alice", "motion_data": broken})
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["error"]["field"] == "motion_data[9].acceleration.y"
+    assert count(db_engine, "sessions") == 1
+
+
 def test_a_dead_analysis_process_costs_one_503_and_the_next_request_gets_a_new_pool(
     pool_client, db_engine
 ) -> None:

@@ -12,6 +12,8 @@ import orjson
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
+from mindsync.analysis.motion.json_input import MotionJSON, decode_motion_json
+from mindsync.api.errors import JSONTooDeep
 from mindsync.api.motion_input import decode_analysis_body, fast_motion_recording
 from mindsync.api.schemas import MotionColumns, MotionSample
 from mindsync.api.services import motion_recording
@@ -177,6 +179,13 @@ def _body_fields() -> dict[str, Any]:
     }
 
 
+def _motion_text(decoded: dict[str, Any]) -> MotionJSON:
+    """The motion data a decoded body carries: JSON text for the analysis process."""
+    motion = decoded.pop("motion_data")
+    assert isinstance(motion, MotionJSON)
+    return motion
+
+
 @pytest.mark.parametrize("form", ["samples", "columns"])
 def test_the_body_decoder_gives_what_orjson_and_the_fast_path_give(form: str) -> None:
     samples, columns = _real_motion()
@@ -184,11 +193,14 @@ def test_the_body_decoder_gives_what_orjson_and_the_fast_path_give(form: str) ->
     samples[5]["timestamp"] = 1  # an integer is a number too
     samples[6]["acceleration"]["y"] = -0.0
     body = orjson.dumps({**_body_fields(), "motion_data": motion})
-    decoded = decode_analysis_body(body)
+    decoded = decode_analysis_body(body, max_depth=32)
     assert decoded is not None
     expected = orjson.loads(body)
     expected_motion = fast_motion_recording(expected.pop("motion_data"))
-    _same(decoded.pop("motion_data"), expected_motion)
+    text = _motion_text(decoded)
+    assert orjson.loads(text.text) == orjson.loads(orjson.dumps(motion))
+    assert text.max_depth == 31  # the body's object is one level
+    _same(decode_motion_json(text.text), expected_motion)
     assert decoded == expected
 
 
@@ -215,7 +227,10 @@ def test_the_body_decoder_reads_every_double_as_orjson_does() -> None:
     text = json.dumps({"motion_data": samples}).encode()  # Python's repr, not orjson's
     decoded = decode_analysis_body(text)
     assert decoded is not None
-    _same(decoded["motion_data"], fast_motion_recording(orjson.loads(text)["motion_data"]))
+    _same(
+        decode_motion_json(_motion_text(decoded).text),
+        fast_motion_recording(orjson.loads(text)["motion_data"]),
+    )
 
 
 @pytest.mark.parametrize(
@@ -250,13 +265,17 @@ def _body_breakages() -> list[tuple[str, bytes]]:
             ),
         ),
         ("a huge number", orjson.dumps({"motion_data": huge}).replace(b'"HUGE"', b"1e999")),
+        ("deep nesting", b'{"motion_data": ' + b"[" * 5_000 + b"]" * 5_000 + b"}"),
     ]
     return cases
 
 
 @pytest.mark.parametrize(("name", "body"), _body_breakages(), ids=[c[0] for c in _body_breakages()])
 def test_a_body_not_plainly_well_formed_is_left_to_the_precise_path(name: str, body: bytes) -> None:
-    assert decode_analysis_body(body) is None, name
+    """Either the body goes to the precise path whole, or its motion text does, from the
+    analysis process (where :func:`decode_motion_json` answers ``None``)."""
+    decoded = decode_analysis_body(body)
+    assert decoded is None or decode_motion_json(_motion_text(decoded).text) is None, name
 
 
 def test_repeated_keys_and_whitespace_read_as_orjson_reads_them() -> None:
@@ -268,5 +287,36 @@ def test_repeated_keys_and_whitespace_read_as_orjson_reads_them() -> None:
     decoded = decode_analysis_body(body)
     assert decoded is not None
     expected = orjson.loads(body)
-    _same(decoded.pop("motion_data"), fast_motion_recording(expected.pop("motion_data")))
+    _same(
+        decode_motion_json(_motion_text(decoded).text),
+        fast_motion_recording(expected.pop("motion_data")),
+    )
     assert decoded == expected == {"user_id": "b"}
+
+
+def test_the_other_fields_are_held_to_the_depth_limit() -> None:
+    samples, _ = _real_motion(5)
+    deep = {"motion_data": samples, "x": [[[[[1]]]]]}  # the body's object, then five levels
+    assert decode_analysis_body(orjson.dumps(deep), max_depth=6) is not None
+    with pytest.raises(JSONTooDeep):
+        decode_analysis_body(orjson.dumps(deep), max_depth=5)
+
+
+def test_motion_a_sample_short_of_a_gyroscope_is_analysed_after_validation(client) -> None:
+    """Valid but not plain: the analysis process hands it back, the server validates it and
+    it is analysed (every sample without a gyroscope then, as before)."""
+    samples, _ = _real_motion(200)
+    samples[10].pop("gyroscope")
+    response = client.post("/analyze", json={"motion_data": samples})
+    assert response.status_code == 200, response.text
+    assert response.json()["modalities_used"] == ["motion"]
+
+
+def test_motion_nested_past_the_limit_is_refused_naming_it(client) -> None:
+    """Deep, but not so deep that the top-level split gives up: the analysis process
+    hands it back and the server's check on its text refuses it."""
+    body = b'{"motion_data": ' + b"[" * 40 + b"]" * 40 + b"}"
+    response = client.post("/analyze", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["code"] == "json_too_deep" and "32" in error["message"], error

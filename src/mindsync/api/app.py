@@ -259,6 +259,7 @@ def create_app(
         route_body_bytes={"/analyze": settings.max_request_bytes},
         other_body_bytes=settings.max_small_request_bytes,
         max_json_depth=settings.max_json_depth,
+        own_depth_check=frozenset({"/analyze"}),
         metric_sink=record_metric,
         skip_metrics=UNMETERED_ROUTES,
     )

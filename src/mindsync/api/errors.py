@@ -41,6 +41,18 @@ class ApiError(Exception):
         self.field = field
 
 
+class JSONTooDeep(ApiError):
+    """A JSON body that nests arrays and objects deeper than the configured limit."""
+
+    code = "json_too_deep"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"request body nests deeper than the limit of {limit} levels", field="body"
+        )
+        self.limit = limit
+
+
 class NotFound(ApiError):
     """The resource does not exist, or the caller may not know that it does."""
 

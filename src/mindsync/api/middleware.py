@@ -73,6 +73,9 @@ def json_depth(body: bytes) -> int:
     return int(np.cumsum(steps, dtype=np.int64).max(initial=0))
 
 
+#: The request state's key for the depth limit a route checks itself (``own_depth_check``).
+DEPTH_LIMIT_STATE = "json_depth_limit"
+
 MetricSink = Callable[[str, str, int, float], Awaitable[None]]
 
 
@@ -111,6 +114,9 @@ class RequestContextMiddleware:
     ``metric_sink`` after the response is sent.
 
     The size limit holds whatever ``Content-Length`` says: bytes are counted as they arrive.
+    The routes in ``own_depth_check`` (``POST`` bodies, by path) check the JSON depth limit
+    themselves, on what they parse (``POST /analyze`` never walks its motion samples in this
+    process): they find the limit in the request's state as ``json_depth_limit``.
     """
 
     def __init__(
@@ -123,8 +129,10 @@ class RequestContextMiddleware:
         skip_metrics: frozenset[str] = frozenset(),
         route_body_bytes: dict[str, int] | None = None,
         other_body_bytes: int | None = None,
+        own_depth_check: frozenset[str] = frozenset(),
     ) -> None:
         self.app = app
+        self.own_depth_check = own_depth_check
         self.max_body_bytes = max_body_bytes
         # Per-route caps: the routes named here get their own limit, every other route
         # ``other_body_bytes`` (default: ``max_body_bytes``).
@@ -215,7 +223,9 @@ class RequestContextMiddleware:
             except _BodyTooLarge:
                 await reject(413, "payload_too_large", too_large)
                 return
-            if json_depth(body) > self.max_json_depth:
+            if path in self.own_depth_check and scope["method"] == "POST":
+                scope.setdefault("state", {})[DEPTH_LIMIT_STATE] = self.max_json_depth
+            elif json_depth(body) > self.max_json_depth:
                 await reject(
                     422,
                     "json_too_deep",

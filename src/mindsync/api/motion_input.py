@@ -12,24 +12,30 @@ sample's index, the field, the reason) stays exactly as precise as it was. Finit
 the size limits are checked where they always were, by the motion analyser's ``decode``,
 on whole arrays.
 
-:func:`decode_analysis_body` goes one step further for ``POST /analyze``: msgspec parses
-the body's motion data straight into typed structs (checking every value's JSON type in C
-as it parses), so the 6,000 dicts of a list-form recording are never built and never
-walked again; the other fields are parsed by orjson as before. It, too, answers ``None``
-for anything not plainly well formed.
+:func:`decode_analysis_body` goes further for ``POST /analyze``: msgspec splits the body
+into its top-level fields without parsing them, ``motion_data`` stays JSON text
+(:class:`~mindsync.analysis.motion.json_input.MotionJSON`) that the analysis process parses
+straight into arrays, and the other fields are parsed by orjson as before. The serving
+process, whose one event loop serves every connection, never walks the samples; when the
+analysis process finds them not plainly well formed, the route validates them here, field
+by field (:func:`validate_motion_json`). It, too, answers ``None`` for a body not plainly
+well formed.
 """
 
 from __future__ import annotations
 
 from itertools import chain, repeat
-from operator import attrgetter, itemgetter
+from operator import itemgetter
 from typing import Any
 
 import msgspec
 import numpy as np
 import orjson
 
+from mindsync.analysis.motion.json_input import MotionJSON
 from mindsync.analysis.motion.recording import MotionRecording
+from mindsync.api.errors import JSONTooDeep
+from mindsync.api.middleware import json_depth
 
 #: The Python types a JSON number parses to (``bool`` is a type of its own, so it is left out).
 _NUMBER_TYPES = frozenset({int, float})
@@ -135,81 +141,23 @@ def fast_motion_recording(value: Any) -> MotionRecording | None:
 
 
 # --------------------------------------------------------------- the whole body, msgspec
-# Field types follow the Pydantic models of ``api/schemas.py``: a float accepts a JSON
-# integer or float, never ``true`` or a string; unknown fields are ignored, as there.
-class _Axes(msgspec.Struct, gc=False):
-    x: float
-    y: float
-    z: float
-
-
-class _Sample(msgspec.Struct, gc=False):
-    timestamp: float
-    acceleration: _Axes
-    gyroscope: _Axes | None = None
-
-
-class _AxisColumns(msgspec.Struct, gc=False):
-    x: list[float]
-    y: list[float]
-    z: list[float]
-
-
-class _Columns(msgspec.Struct, gc=False):
-    timestamps: list[float]
-    acceleration: _AxisColumns
-    gyroscope: _AxisColumns | None = None
-
-
 _TOP_LEVEL = msgspec.json.Decoder(dict[str, msgspec.Raw])
-_MOTION = msgspec.json.Decoder(list[_Sample] | _Columns)
-_SAMPLE_TIME = attrgetter("timestamp")
-_SAMPLE_ACCELERATION = attrgetter("acceleration")
-_SAMPLE_GYROSCOPE = attrgetter("gyroscope")
-_STRUCT_AXES = attrgetter("x", "y", "z")
+#: The levels a well-formed ``motion_data`` adds below the body's object (list form: the
+#: list, a sample, its axes; columnar: the object, a block, its arrays).
+MOTION_LEVELS = 3
 
 
-def _struct_axes(vectors: Any, n: int) -> np.ndarray:
-    values = chain.from_iterable(map(_STRUCT_AXES, vectors))
-    return np.fromiter(values, dtype=np.float64, count=3 * n).reshape(n, 3)
-
-
-def _recording_from_structs(motion: list[_Sample] | _Columns) -> MotionRecording | None:
-    if isinstance(motion, _Columns):
-        n = len(motion.timestamps)
-        blocks = [motion.acceleration]
-        if motion.gyroscope is not None:
-            blocks.append(motion.gyroscope)
-        if any(len(axis) != n for block in blocks for axis in _STRUCT_AXES(block)):
-            return None  # unequal lengths: Pydantic says which
-        arrays = [np.array(_STRUCT_AXES(block), dtype=np.float64).T.copy() for block in blocks]
-        return MotionRecording(
-            timestamps=np.array(motion.timestamps, dtype=np.float64),
-            acceleration=arrays[0],
-            gyroscope=arrays[1] if len(arrays) > 1 else None,
-        )
-    n = len(motion)
-    if not n:
-        return None
-    gyroscopes = list(map(_SAMPLE_GYROSCOPE, motion))
-    missing = gyroscopes.count(None)
-    if 0 < missing < n:
-        return None  # some samples without: the precise path decides (as before)
-    return MotionRecording(
-        timestamps=np.fromiter(map(_SAMPLE_TIME, motion), dtype=np.float64, count=n),
-        acceleration=_struct_axes(map(_SAMPLE_ACCELERATION, motion), n),
-        gyroscope=None if missing else _struct_axes(gyroscopes, n),
-    )
-
-
-def decode_analysis_body(body: bytes) -> dict[str, Any] | None:
+def decode_analysis_body(body: bytes, *, max_depth: int | None = None) -> dict[str, Any] | None:
     """The JSON object of an ``/analyze`` body with ``motion_data`` (when present and not
-    null) already converted to a :class:`MotionRecording`, or ``None`` when the body is not
-    plainly a well-formed object with well-formed motion data.
+    null) left as its JSON text (:class:`MotionJSON`, parsed in the analysis process), or
+    ``None`` when the body is not plainly a well-formed object.
 
-    Promises: whenever it answers, ``orjson.loads(body)`` succeeds and gives the same
-    object except for ``motion_data``, and :func:`fast_motion_recording` of that motion
-    data gives equal arrays; so validation sees exactly what it would have seen.
+    Promises: whenever it answers, ``orjson.loads(body)`` succeeds and gives the same object
+    except for ``motion_data``, whose text parses to the same value. With ``max_depth``, it
+    also raises :class:`JSONTooDeep` when a field other than ``motion_data`` nests deeper
+    than that (the body's object counts as one level); ``motion_data``'s text carries the
+    depth it may have, for whoever parses it with a general parser
+    (:func:`mindsync.analysis.motion.json_input.decode_motion_json` accepts no deeper one).
     """
     if not body.isascii():  # msgspec does not check the UTF-8 of what it skips; orjson would
         try:
@@ -218,17 +166,21 @@ def decode_analysis_body(body: bytes) -> dict[str, Any] | None:
             return None
     try:
         fields = _TOP_LEVEL.decode(body)
-        raw_motion = fields.pop("motion_data", None)
-        recording = None
-        if raw_motion is not None and bytes(memoryview(raw_motion)[:5]) != b"null":
-            recording = _recording_from_structs(_MOTION.decode(raw_motion))
-            if recording is None:
-                return None
+    except (msgspec.DecodeError, RecursionError):
+        return None  # malformed JSON, not an object, or deep nesting: the precise path decides
+    raw_motion = fields.pop("motion_data", None)
+    if max_depth is not None:
+        deepest = max((json_depth(bytes(memoryview(raw))) for raw in fields.values()), default=0)
+        if 1 + deepest > max_depth:
+            raise JSONTooDeep(max_depth)
+    try:
         parsed: dict[str, Any] = {
             name: orjson.loads(memoryview(raw)) for name, raw in fields.items()
         }
-    except (msgspec.DecodeError, orjson.JSONDecodeError):
-        return None  # a type, a shape, NaN or malformed JSON: the precise path decides
+    except orjson.JSONDecodeError:
+        return None  # NaN or a number beyond a double: the precise path decides
     if raw_motion is not None:
-        parsed["motion_data"] = recording
+        text = bytes(memoryview(raw_motion))
+        limit = (max_depth if max_depth is not None else 1 << 30) - 1
+        parsed["motion_data"] = None if text == b"null" else MotionJSON(text, limit)
     return parsed

@@ -9,9 +9,12 @@ from typing import Any
 import orjson
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from mindsync.api.errors import ApiError, JSONTooDeep
+from mindsync.api.middleware import DEPTH_LIMIT_STATE, json_depth
 from mindsync.api.motion_input import decode_analysis_body
 
 # Parsing below this size costs less than handing it to a thread.
@@ -36,12 +39,20 @@ def loads(body: bytes) -> Any:
         return json.loads(text)
 
 
-def analysis_loads(body: bytes) -> Any:
-    """:func:`loads` for ``POST /analyze``: a well-formed body's motion data arrives already
-    converted to arrays (:func:`~mindsync.api.motion_input.decode_analysis_body`); any other
-    body is parsed by :func:`loads` and validated field by field, as before."""
-    parsed = decode_analysis_body(body)
-    return parsed if parsed is not None else loads(body)
+def analysis_loads(body: bytes, max_depth: int | None = None) -> Any:
+    """:func:`loads` for ``POST /analyze``: a well-formed body's motion data stays JSON text
+    for the analysis process to parse (:func:`~mindsync.api.motion_input.decode_analysis_body`);
+    any other body is parsed by :func:`loads` and validated field by field, as before.
+
+    With ``max_depth`` (the middleware left the depth check to this route), raises
+    :class:`JSONTooDeep` for a body that nests deeper.
+    """
+    parsed = decode_analysis_body(body, max_depth=max_depth)
+    if parsed is not None:
+        return parsed
+    if max_depth is not None and json_depth(body) > max_depth:
+        raise JSONTooDeep(max_depth)
+    return loads(body)
 
 
 class JSONRequest(Request):
@@ -58,16 +69,21 @@ class JSONRequest(Request):
         if not hasattr(self, "_json"):
             body = await self.body()
             if len(body) >= OFF_LOOP_BYTES:
-                self._json = await run_in_threadpool(self.parse, body)
+                self._json = await run_in_threadpool(self._parse, body)
             else:
-                self._json = self.parse(body)
+                self._json = self._parse(body)
         return self._json
+
+    def _parse(self, body: bytes) -> Any:
+        return self.parse(body)
 
 
 class AnalysisJSONRequest(JSONRequest):
-    """A :class:`JSONRequest` parsed by :func:`analysis_loads`."""
+    """A :class:`JSONRequest` parsed by :func:`analysis_loads`, which also checks the JSON
+    depth limit when the middleware left that to the route."""
 
-    parse = staticmethod(analysis_loads)
+    def _parse(self, body: bytes) -> Any:
+        return analysis_loads(body, self.scope.get("state", {}).get(DEPTH_LIMIT_STATE))
 
 
 class JSONRoute(APIRoute):
@@ -80,7 +96,15 @@ class JSONRoute(APIRoute):
         request_class = self.request_class
 
         async def route_handler(request: Request) -> Response:
-            return await handler(request_class(request.scope, request.receive))
+            try:
+                return await handler(request_class(request.scope, request.receive))
+            except HTTPException as exc:
+                # FastAPI turns anything but malformed JSON raised while parsing the body
+                # into a 400 "error parsing the body"; an ApiError (the depth limit) keeps
+                # its own status, code and message.
+                if isinstance(exc.__cause__, ApiError):
+                    raise exc.__cause__ from None
+                raise
 
         return route_handler
 

@@ -22,6 +22,7 @@ from pydantic import (
 
 from mindsync.analysis.fusion import Assessment, PersonalComparison, Recommendation
 from mindsync.analysis.fusion.situation import Situation
+from mindsync.analysis.motion.json_input import MotionJSON
 from mindsync.analysis.motion.recording import MotionRecording
 from mindsync.api.motion_input import fast_motion_recording
 
@@ -176,8 +177,11 @@ def _motion_form(value: Any) -> str | None:
 def _motion_fast_path(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
     """A well-formed motion payload becomes a :class:`MotionRecording` at C speed
     (:mod:`~mindsync.api.motion_input`); anything else is validated field by field, so that
-    errors name the sample, the field and the reason exactly as before."""
-    if isinstance(value, MotionRecording):
+    errors name the sample, the field and the reason exactly as before. Motion data that
+    ``POST /analyze`` left as JSON text (:class:`MotionJSON`) passes as it is: the analysis
+    process parses it, and hands it back for validation here when it is not plainly well
+    formed (:func:`mindsync.api.services.validate_motion_json`)."""
+    if isinstance(value, MotionRecording | MotionJSON):
         return value
     recording = fast_motion_recording(value)
     return recording if recording is not None else handler(value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from collections.abc import Sequence
@@ -10,9 +11,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
+from fastapi.exceptions import RequestValidationError
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 from mindsync.analysis.base import Modality, ModalityResult
 from mindsync.analysis.fusion import (
@@ -28,14 +32,25 @@ from mindsync.analysis.fusion import (
     update_baseline,
 )
 from mindsync.analysis.fusion.recommendations import recommend
+from mindsync.analysis.motion.json_input import MotionJSON, MotionNeedsValidation
 from mindsync.analysis.motion.recording import MotionRecording
 from mindsync.analysis.orchestrator import Orchestrator
-from mindsync.api.errors import ApiError, Conflict, ConsentRequired, Gone, NotFound
+from mindsync.api.errors import (
+    ApiError,
+    Conflict,
+    ConsentRequired,
+    Gone,
+    JSONTooDeep,
+    NotFound,
+)
+from mindsync.api.middleware import json_depth
+from mindsync.api.routing import loads
 from mindsync.api.schemas import (
     AnalysisRequest,
     AnalysisResponse,
     AssessmentRead,
     MotionColumns,
+    MotionData,
     PreferencesRead,
     SkippedModality,
 )
@@ -166,6 +181,44 @@ def motion_recording(data: Any) -> MotionRecording:
     return MotionRecording(timestamps=t, acceleration=acc, gyroscope=gyro)
 
 
+_MOTION_DATA: TypeAdapter[Any] = TypeAdapter(MotionData)
+
+
+def validate_motion_json(value: MotionJSON) -> MotionRecording:
+    """Validate motion data that is still JSON text field by field, exactly as the request's
+    body would have been, and convert it (the rare path: the analysis process found it not
+    plainly well formed).
+
+    Raises :class:`JSONTooDeep` when the text nests deeper than it may, and FastAPI's
+    :class:`RequestValidationError` (a 422 naming the sample, the field and the reason, as
+    for any other field of the body) when it is not valid.
+    """
+    if json_depth(value.text) > value.max_depth:
+        raise JSONTooDeep(value.max_depth + 1)
+    try:
+        data = loads(value.text)
+        validated = _MOTION_DATA.validate_python(data)
+    except json.JSONDecodeError as exc:
+        raise RequestValidationError(
+            [
+                {
+                    "type": "json_invalid",
+                    "loc": ("body", exc.pos),
+                    "msg": "JSON decode error",
+                    "ctx": {"error": exc.msg},
+                }
+            ]
+        ) from None
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [
+                {**error, "loc": ("body", "motion_data", *error["loc"])}
+                for error in exc.errors(include_url=False, include_input=False)
+            ]
+        ) from None
+    return motion_recording(validated)
+
+
 @dataclass(frozen=True)
 class AnalysisContext:
     """What ``/analyze`` needs to know before analysing, read in one transaction."""
@@ -291,16 +344,28 @@ async def analyze(
         if value is None:
             continue
         if prefs is not None and not getattr(prefs, pref_name):
-            # Not decoded, not analysed: consent was never given, or was withdrawn.
+            # Not decoded, not analysed: consent was never given, or was withdrawn. (Motion
+            # still in its JSON text is validated, as the rest of the body was: malformed
+            # data is a 422 whether or not it would have been analysed.)
+            if isinstance(value, MotionJSON):
+                await run_in_threadpool(validate_motion_json, value)
             skipped.append(SkippedModality(modality=modality, reason=NO_CONSENT))
             continue
-        inputs[modality] = motion_recording(value) if modality == "motion" else value
+        if modality == "motion" and not isinstance(value, MotionJSON):
+            value = motion_recording(value)
+        inputs[modality] = value
         if modality == "face" and request.face_focus is not None:
             inputs["face"] = {"image": value, "focus": request.face_focus.model_dump()}
     if skipped and not inputs:
         raise consent_required_error([s.modality for s in skipped])
 
-    results = await orchestrator.run(inputs) if inputs else {}
+    try:
+        results = await orchestrator.run(inputs) if inputs else {}
+    except MotionNeedsValidation:
+        # Motion JSON the analysis process could not take as it is: validated here, field by
+        # field (a 422 that names the sample, or a valid but unusual payload), then analysed.
+        inputs["motion"] = await run_in_threadpool(validate_motion_json, inputs["motion"])
+        results = await orchestrator.run(inputs)
     population_voice = None
     if baselines and "voice" in results:
         reference = personal_voice_reference(baselines, min_sessions=min_sessions)

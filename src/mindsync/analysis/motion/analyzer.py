@@ -12,6 +12,7 @@ from mindsync.analysis.base import Analyzer
 from mindsync.analysis.errors import ModelLoadError
 from mindsync.analysis.motion.decode import DecodedMotion, decode_recording
 from mindsync.analysis.motion.features import ALL_FEATURES, second_levels, step_period
+from mindsync.analysis.motion.json_input import MotionJSON, motion_from_json
 from mindsync.analysis.motion.model import DEFAULT_MODEL_PATH, MotionModel, load_model
 from mindsync.analysis.motion.pipeline import Extraction, Refusal, extract
 from mindsync.analysis.motion.recording import MotionRecording
@@ -72,7 +73,13 @@ class MotionAnalyzer(Analyzer[DecodedMotion, MotionResult]):
             self.analyze(self.decode(MotionRecording(t, acc, rotation)))
 
     def decode(self, raw: Any) -> DecodedMotion:
-        """Validate, sort and merge the samples (see :mod:`mindsync.analysis.motion.decode`)."""
+        """Validate, sort and merge the samples (see :mod:`mindsync.analysis.motion.decode`).
+
+        ``raw`` may still be JSON text (:class:`MotionJSON`): it is parsed here first, or
+        :class:`MotionNeedsValidation` is raised when it is not plainly well formed.
+        """
+        if isinstance(raw, MotionJSON):
+            raw = motion_from_json(raw)
         return decode_recording(raw, max_samples=self._max_samples, max_seconds=self._max_seconds)
 
     def describe(self) -> dict[str, Any]:
