@@ -250,8 +250,11 @@ def load_context(
     prefs = baselines = None
     if user_id is not None:
         with engine_of(factory).connect() as db:
-            _refuse_erased(db, user_id, settings.pseudonym_key)
             stored = prefs_repo.preferences_row(db=db, user_id=user_id)
+            if stored is None:
+                # Erasure deletes the preferences with everything else, and no one may set
+                # them for an erased id: only an id without them needs the tombstone check.
+                _refuse_erased(db, user_id, settings.pseudonym_key)
             prefs = effective_preferences(stored, user_id=user_id, settings=settings)
             baselines = {
                 k: BaselineStats(n=n, mean=mean, var=var)
@@ -453,17 +456,19 @@ def store_analysis(
     # A Core connection, not the ORM: the same statements for about half the CPU.
     with engine_of(factory).connect() as db:
         if response.user_id is not None:
-            # Under the user's lock: an erasure that committed meanwhile leaves a tombstone.
+            # Under the user's lock: an erasure that committed while this was being analysed
+            # must not get data back (one still running waits for us). Erasure deletes the
+            # account and leaves a tombstone in one transaction, so an account that still
+            # exists needs no tombstone check; an id without one does.
             users_repo.lock_user(db=db, user_id=response.user_id)
-            _refuse_erased(db, response.user_id, pseudonym_key)
-        if owner_must_exist and response.user_id is not None:
-            # Still under the user's lock (taken above): an erasure that committed while this
-            # was being analysed must not get data back (one still running waits for us).
-            if not users_repo.user_exists(db=db, user_id=response.user_id):
-                raise NotFound(
-                    f"user {response.user_id} was erased during the analysis; nothing was stored",
-                    field="user_id",
-                )
+            if not (owner_must_exist and users_repo.user_exists(db=db, user_id=response.user_id)):
+                _refuse_erased(db, response.user_id, pseudonym_key)
+                if owner_must_exist:
+                    raise NotFound(
+                        f"user {response.user_id} was erased during the analysis; "
+                        "nothing was stored",
+                        field="user_id",
+                    )
         try:
             sessions_repo.add_session_rows(db=db, session=session, metrics=metrics)
             if response.user_id is not None and signals:
