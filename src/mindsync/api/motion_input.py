@@ -147,6 +147,11 @@ _TOP_LEVEL = msgspec.json.Decoder(dict[str, msgspec.Raw])
 MOTION_LEVELS = 3
 
 
+def _opens(raw: msgspec.Raw) -> bool:
+    """Whether a raw JSON value is an array or an object (msgspec strips the whitespace)."""
+    return bytes(memoryview(raw)[:1]) in (b"[", b"{")
+
+
 def decode_analysis_body(body: bytes, *, max_depth: int | None = None) -> dict[str, Any] | None:
     """The JSON object of an ``/analyze`` body with ``motion_data`` (when present and not
     null) left as its JSON text (:class:`MotionJSON`, parsed in the analysis process), or
@@ -170,7 +175,8 @@ def decode_analysis_body(body: bytes, *, max_depth: int | None = None) -> dict[s
         return None  # malformed JSON, not an object, or deep nesting: the precise path decides
     raw_motion = fields.pop("motion_data", None)
     if max_depth is not None:
-        deepest = max((json_depth(bytes(memoryview(raw))) for raw in fields.values()), default=0)
+        # Only an array or an object nests (a 300 KB base64 string need not be walked).
+        deepest = max((json_depth(bytes(raw)) for raw in fields.values() if _opens(raw)), default=0)
         if 1 + deepest > max_depth:
             raise JSONTooDeep(max_depth)
     try:
