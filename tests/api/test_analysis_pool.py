@@ -103,6 +103,25 @@ def test_motion_the_pool_process_hands_back_is_validated_by_the_server(
     assert count(db_engine, "sessions") == 1
 
 
+def test_modalities_handed_over_together_keep_their_own_answers(pool_client, db_engine) -> None:
+    """One process: a request's modalities go to it in one hand-over. A failing one still
+    gets its own status and field, and motion handed back for validation is analysed."""
+    gif = base64.b64encode(b"GIF89a" + b"\x00" * 64).decode()
+    failed = pool_client.post(
+        "/analyze", json={"user_id": "alice", "face_image": gif, "motion_data": MOTION}
+    )
+    assert failed.status_code == 415, failed.text
+    assert failed.json()["error"]["field"] == "face_image"
+    unusual = [dict(s) for s in MOTION]
+    del unusual[3]["gyroscope"]
+    ok = pool_client.post(
+        "/analyze", json={"user_id": "alice", "audio_data": SPEECH, "motion_data": unusual}
+    )
+    assert ok.status_code == 200, ok.text
+    assert ok.json()["modalities_used"] == ["voice", "motion"]
+    assert count(db_engine, "sessions") == 1
+
+
 def test_a_dead_analysis_process_costs_one_503_and_the_next_request_gets_a_new_pool(
     pool_client, db_engine
 ) -> None:

@@ -29,6 +29,34 @@ def analyze_one(registry: AnalyzerRegistry, modality: Modality, raw: Any) -> Mod
     return result
 
 
+#: Relative analysis cost of each modality (in process, one thread, measured on this
+#: project's benchmark inputs: a 5 s WAV 11 ms, a 640x480 JPEG 7.5 ms, 1,500 list-form
+#: motion samples 3.7 ms): only their order matters, for :func:`pack`.
+RELATIVE_COST: dict[Modality, float] = {"voice": 3.0, "face": 2.0, "motion": 1.0}
+
+
+def pack(modalities: list[Modality], processes: int) -> list[list[Modality]]:
+    """The modalities of one request grouped into at most ``processes`` hand-overs to the
+    analysis pool, in modality order within each group.
+
+    With a process free for each, every modality is its own group (all run at once). With
+    fewer, the costliest goes first to the least loaded group: on two processes a full
+    request is ``[voice]`` and ``[face, motion]``, which is the order the pool would have run
+    them in anyway (motion waited for a process until face was done), for one hand-over
+    fewer (measured: about 0.5 ms of the serving process's CPU and 0.3 ms of the analysis
+    process's per hand-over).
+    """
+    if len(modalities) <= processes:
+        return [[m] for m in modalities]
+    groups: list[list[Modality]] = [[] for _ in range(max(processes, 1))]
+    loads = [0.0] * len(groups)
+    for modality in sorted(modalities, key=lambda m: -RELATIVE_COST.get(m, 1.0)):
+        least = loads.index(min(loads))
+        groups[least].append(modality)
+        loads[least] += RELATIVE_COST.get(modality, 1.0)
+    return [sorted(g, key=MODALITIES.index) for g in groups if g]
+
+
 def check_available(registry: AnalyzerRegistry, modalities: list[Modality]) -> None:
     """Raise :class:`ModalityUnavailable` for the first requested modality with no analyser."""
     for modality in modalities:
@@ -84,7 +112,22 @@ class Orchestrator:
         futures: list[Awaitable[ModalityResult]]
         if self.pool is not None:
             _check_described(self.pool.description, order)
-            futures = [self.pool.run(m, inputs[m]) for m in order]
+            groups = pack(order, self.pool.processes)
+            answers = await asyncio.gather(
+                *(self.pool.run_group([(m, inputs[m]) for m in group]) for group in groups),
+                return_exceptions=True,
+            )
+            by_modality: dict[Modality, ModalityResult | BaseException] = {}
+            for group, answer in zip(groups, answers, strict=True):
+                for i, modality in enumerate(group):
+                    by_modality[modality] = (
+                        answer if isinstance(answer, BaseException) else answer[i]
+                    )
+            for modality in order:
+                outcome = by_modality[modality]
+                if isinstance(outcome, BaseException):
+                    raise outcome
+            return {m: by_modality[m] for m in order}  # type: ignore[misc]
         else:
             assert self.registry is not None
             check_available(self.registry, order)

@@ -87,6 +87,18 @@ def _analyze(modality: Modality, raw: Any, request_id: str) -> ModalityResult:
         request_id_var.reset(token)
 
 
+def _analyze_group(
+    items: list[tuple[Modality, Any]], request_id: str
+) -> list[ModalityResult | BaseException]:
+    outcomes: list[ModalityResult | BaseException] = []
+    for modality, raw in items:
+        try:
+            outcomes.append(_analyze(modality, raw, request_id))
+        except Exception as exc:  # the caller raises the first, in modality order
+            outcomes.append(exc)
+    return outcomes
+
+
 class AnalysisPool:
     """``processes`` analysis processes (spawned, not forked: the server has threads)."""
 
@@ -130,16 +142,31 @@ class AnalysisPool:
         logger.info("analysis pool ready: %d processes %s", len(pids), pids)
 
     async def run(self, modality: Modality, raw: Any) -> ModalityResult:
-        """Decode and analyse one modality in a pool process.
+        """Decode and analyse one modality in a pool process (see :meth:`run_group`)."""
+        (outcome,) = await self.run_group([(modality, raw)])
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
 
-        Raises what the analyser raised, or :class:`AnalysisInterrupted` when the process
-        running it died or ran past :attr:`timeout` (the pool is replaced for the requests
+    async def run_group(
+        self, items: list[tuple[Modality, Any]]
+    ) -> list[ModalityResult | BaseException]:
+        """Decode and analyse ``items`` one after another in one pool process: one hand-over
+        for all of them. Each answer is the modality's result or the exception it raised.
+
+        Raises :class:`AnalysisInterrupted` (naming the first modality) when the process
+        running them died or ran past :attr:`timeout` (the pool is replaced for the requests
         that follow: a process stuck on one input must not keep a core for ever).
         """
         executor = self._current()
+        modality = items[0][0]
+        label = " and ".join(m for m, _ in items)
         try:
-            future = executor.submit(_analyze, modality, raw, request_id_var.get())
-            return await asyncio.wait_for(asyncio.wrap_future(future), self.timeout)
+            future = executor.submit(_analyze_group, items, request_id_var.get())
+            outcomes: list[ModalityResult | BaseException] = await asyncio.wait_for(
+                asyncio.wrap_future(future), self.timeout
+            )
+            return outcomes
         except BrokenProcessPool:
             self._replace(executor)
             raise AnalysisInterrupted(
@@ -150,13 +177,13 @@ class AnalysisPool:
                 # Still queued: the server is overloaded, nothing is stuck.
                 future.cancel()
                 raise AnalysisInterrupted(
-                    f"{modality} analysis waited {self.timeout:g} s for a free analysis "
+                    f"{label} analysis waited {self.timeout:g} s for a free analysis "
                     "process; retry later",
                     field=modality,
                 ) from None
             self._replace(executor, stop=True)
             raise AnalysisInterrupted(
-                f"{modality} analysis took longer than {self.timeout:g} s and was stopped",
+                f"{label} analysis took longer than {self.timeout:g} s and was stopped",
                 field=modality,
             ) from None
 
