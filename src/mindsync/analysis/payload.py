@@ -25,8 +25,10 @@ def split_data_url(text: str) -> tuple[str | None, str]:
 def _fast_decode(padded: str) -> bytes:
     """pybase64's SIMD decoder (~50x the standard library's speed: 0.012 ms against 0.69 ms
     for a 5 s WAV, measured); raises what the standard library raises."""
+    # Validating in both alphabets: where the standard library's URL-safe decoder skips
+    # characters outside the alphabet, this refuses and the standard library decides.
     if "-" in padded or "_" in padded:
-        return pybase64.urlsafe_b64decode(padded)
+        return pybase64.b64decode(padded, altchars="-_", validate=True)
     return pybase64.b64decode(padded, validate=True)
 
 
