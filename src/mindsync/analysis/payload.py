@@ -28,6 +28,8 @@ def _fast_decode(padded: str) -> bytes:
     # Validating in both alphabets: where the standard library's URL-safe decoder skips
     # characters outside the alphabet, this refuses and the standard library decides.
     if "-" in padded or "_" in padded:
+        if "+" in padded or "/" in padded:  # both alphabets at once: a rare corner
+            raise ValueError("mixed base64 alphabets")
         return pybase64.b64decode(padded, altchars="-_", validate=True)
     return pybase64.b64decode(padded, validate=True)
 
