@@ -116,8 +116,10 @@ class Settings(BaseSettings):
         gt=0,
         le=600,
         description=(
-            "With analysis processes: a modality still being analysed after this long has its "
-            "process stopped and the request gets a 503 (threads cannot be stopped)."
+            "With analysis processes: a hand-over (one modality, or several analysed one "
+            "after another when there are fewer processes than modalities) still running "
+            "after this long has its process stopped and the request gets a 503 (threads "
+            "cannot be stopped)."
         ),
     )
 
