@@ -312,6 +312,24 @@ def test_motion_a_sample_short_of_a_gyroscope_is_analysed_after_validation(clien
     assert response.json()["modalities_used"] == ["motion"]
 
 
+def test_unusual_motion_next_to_face_and_voice_is_the_only_thing_analysed_again(
+    settings, clock
+) -> None:
+    from tests.api.test_analyze import AUDIO, FACE
+
+    registry = fake_registry()
+    samples, _ = _real_motion(200)
+    samples[10].pop("gyroscope")
+    with make_client(settings, registry, clock) as c:
+        response = c.post(
+            "/analyze", json={"face_image": FACE, "audio_data": AUDIO, "motion_data": samples}
+        )
+    assert response.status_code == 200, response.text
+    assert response.json()["modalities_used"] == ["face", "voice", "motion"]
+    decoded = {name: a.decoded for name, a in registry.analyzers.items()}  # type: ignore[attr-defined]
+    assert decoded == {"face": 1, "voice": 1, "motion": 2}, decoded
+
+
 def test_motion_nested_past_the_limit_is_refused_naming_it(client) -> None:
     """Deep, but not so deep that the top-level split gives up: the analysis process
     hands it back and the server's check on its text refuses it."""

@@ -20,6 +20,14 @@ class InputError(AnalysisError):
     code = "invalid_input"
 
 
+class NeedsValidation(InputError):
+    """An input the analyser cannot take as it is, though it may be valid: the caller
+    validates it field by field (the client's error, or a converted input to analyse again).
+    Never a client's answer when the caller can validate."""
+
+    code = "needs_validation"
+
+
 class PayloadTooLarge(InputError):
     """An input is past a configured limit; the message names the field and the limit (413)."""
 

@@ -32,7 +32,7 @@ from mindsync.analysis.fusion import (
     update_baseline,
 )
 from mindsync.analysis.fusion.recommendations import recommend
-from mindsync.analysis.motion.json_input import MotionJSON, MotionNeedsValidation
+from mindsync.analysis.motion.json_input import MotionJSON
 from mindsync.analysis.motion.recording import MotionRecording
 from mindsync.analysis.orchestrator import Orchestrator
 from mindsync.api.errors import (
@@ -219,6 +219,14 @@ def validate_motion_json(value: MotionJSON) -> MotionRecording:
     return motion_recording(validated)
 
 
+async def _revalidate(modality: Modality, raw: Any) -> Any:
+    """Motion JSON the analysis process could not take as it is, validated here field by
+    field: a 422 that names the sample, or a valid but unusual payload to analyse."""
+    if modality != "motion" or not isinstance(raw, MotionJSON):
+        raise RuntimeError(f"no validation for {modality} input handed back by its analyser")
+    return await run_in_threadpool(validate_motion_json, raw)
+
+
 @dataclass(frozen=True)
 class AnalysisContext:
     """What ``/analyze`` needs to know before analysing, read in one transaction."""
@@ -362,13 +370,7 @@ async def analyze(
     if skipped and not inputs:
         raise consent_required_error([s.modality for s in skipped])
 
-    try:
-        results = await orchestrator.run(inputs) if inputs else {}
-    except MotionNeedsValidation:
-        # Motion JSON the analysis process could not take as it is: validated here, field by
-        # field (a 422 that names the sample, or a valid but unusual payload), then analysed.
-        inputs["motion"] = await run_in_threadpool(validate_motion_json, inputs["motion"])
-        results = await orchestrator.run(inputs)
+    results = await orchestrator.run(inputs, revalidate=_revalidate) if inputs else {}
     population_voice = None
     if baselines and "voice" in results:
         reference = personal_voice_reference(baselines, min_sessions=min_sessions)

@@ -25,7 +25,7 @@ from typing import Any
 import msgspec
 import numpy as np
 
-from mindsync.analysis.errors import InputError
+from mindsync.analysis.errors import NeedsValidation
 from mindsync.analysis.motion.recording import MotionRecording
 
 
@@ -41,7 +41,7 @@ class MotionJSON:
     max_depth: int
 
 
-class MotionNeedsValidation(InputError):
+class MotionNeedsValidation(NeedsValidation):
     """Motion JSON that is not plainly well formed: the caller validates it field by field.
 
     Never a client's answer: the API catches it and validates the text itself.
