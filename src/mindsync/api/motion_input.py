@@ -142,9 +142,6 @@ def fast_motion_recording(value: Any) -> MotionRecording | None:
 
 # --------------------------------------------------------------- the whole body, msgspec
 _TOP_LEVEL = msgspec.json.Decoder(dict[str, msgspec.Raw])
-#: The levels a well-formed ``motion_data`` adds below the body's object (list form: the
-#: list, a sample, its axes; columnar: the object, a block, its arrays).
-MOTION_LEVELS = 3
 
 
 def _opens(raw: msgspec.Raw) -> bool:

@@ -21,7 +21,7 @@ from mindsync.api.motion_input import decode_analysis_body
 OFF_LOOP_BYTES = 32 * 1024
 #: ``POST /analyze`` bodies up to this size are split into their fields on the event loop
 #: (msgspec skims the motion samples without building them and orjson parses the rest:
-#: 0.27 ms for 1,500 list-form samples, 0.66 ms for a full 520 KB request, measured): less
+#: 0.27 ms for 1,500 list-form samples, 0.51 ms for a full 520 KB request, measured): less
 #: than the thread hop costs the serving process (measured: +6-11 % motion requests/s).
 SPLIT_ON_LOOP_BYTES = 1024 * 1024
 

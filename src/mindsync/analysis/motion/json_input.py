@@ -3,7 +3,8 @@
 Parsing 1,500 list-form samples into arrays costs about 1.3 ms of CPU holding Python's GIL,
 the largest single cost of a motion request in the serving process, whose one event loop
 serves every connection. ``POST /analyze`` therefore hands the analysis processes the JSON
-text of ``motion_data`` (:class:`MotionJSON`, about the size of the arrays it becomes) and
+text of ``motion_data`` (:class:`MotionJSON`: 223 KB for 1,500 list-form samples, against
+84 KB of arrays; a pipe copies it in microseconds) and
 :func:`decode_motion_json` parses it there: msgspec checks every value's JSON type as it
 parses (a float accepts a JSON integer or float, never ``true`` or a string; unknown fields
 are ignored, as the API's Pydantic models do) and numpy builds the arrays.
