@@ -53,8 +53,12 @@ def analysis_loads(body: bytes, max_depth: int | None = None) -> Any:
     :class:`JSONTooDeep` for a body that nests deeper.
     """
     parsed = decode_analysis_body(body, max_depth=max_depth)
-    if parsed is not None:
-        return parsed
+    return parsed if parsed is not None else precise_loads(body, max_depth)
+
+
+def precise_loads(body: bytes, max_depth: int | None = None) -> Any:
+    """:func:`loads` after the depth check (``max_depth``): the path of a body that
+    :func:`~mindsync.api.motion_input.decode_analysis_body` did not take."""
     if max_depth is not None and json_depth(body) > max_depth:
         raise JSONTooDeep(max_depth)
     return loads(body)
@@ -74,13 +78,10 @@ class JSONRequest(Request):
         if not hasattr(self, "_json"):
             body = await self.body()
             if len(body) >= OFF_LOOP_BYTES:
-                self._json = await run_in_threadpool(self._parse, body)
+                self._json = await run_in_threadpool(self.parse, body)
             else:
-                self._json = self._parse(body)
+                self._json = self.parse(body)
         return self._json
-
-    def _parse(self, body: bytes) -> Any:
-        return self.parse(body)
 
 
 class AnalysisJSONRequest(JSONRequest):
@@ -95,14 +96,16 @@ class AnalysisJSONRequest(JSONRequest):
     async def json(self) -> Any:
         if not hasattr(self, "_json"):
             body = await self.body()
-            parsed = None
-            if len(body) <= SPLIT_ON_LOOP_BYTES:
-                parsed = decode_analysis_body(body, max_depth=self._depth_limit())
-            if parsed is None:
+            limit = self._depth_limit()
+            if len(body) > SPLIT_ON_LOOP_BYTES:
+                self._json = await run_in_threadpool(analysis_loads, body, limit)
+                return self._json
+            parsed = decode_analysis_body(body, max_depth=limit)
+            if parsed is None:  # the precise path, without splitting the body again
                 parsed = (
-                    await run_in_threadpool(self._parse, body)
+                    await run_in_threadpool(precise_loads, body, limit)
                     if len(body) >= OFF_LOOP_BYTES
-                    else self._parse(body)
+                    else precise_loads(body, limit)
                 )
             self._json = parsed
         return self._json
@@ -110,9 +113,6 @@ class AnalysisJSONRequest(JSONRequest):
     def _depth_limit(self) -> int | None:
         limit: int | None = self.scope.get("state", {}).get(DEPTH_LIMIT_STATE)
         return limit
-
-    def _parse(self, body: bytes) -> Any:
-        return analysis_loads(body, self._depth_limit())
 
 
 class JSONRoute(APIRoute):
