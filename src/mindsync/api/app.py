@@ -49,6 +49,7 @@ from mindsync.storage.engine import (
     wait_for_database,
 )
 from mindsync.storage.retention import run_retention_if_due
+from mindsync.storage.threads import DatabaseThreads
 
 logger = logging.getLogger(__name__)
 
@@ -171,6 +172,7 @@ def create_app(
                 else engine
             )
             app.state.read_factory = create_session_factory(read_engine)
+            app.state.db_threads = DatabaseThreads(engine)
             app.state.rules = load_rules()
             executor = ThreadPoolExecutor(
                 max_workers=settings.analysis_threads, thread_name_prefix="analysis"
@@ -214,6 +216,7 @@ def create_app(
             executor.shutdown(wait=True, cancel_futures=True)
             if pool is not None:
                 await run_in_threadpool(pool.shutdown)
+            await run_in_threadpool(app.state.db_threads.close)
             engine.dispose()
             read_engine.dispose()
             await app.state.rate_limiter.close()

@@ -22,6 +22,7 @@ from mindsync.storage.models import SessionRecord
 from mindsync.storage.repositories import audit as audit_repo
 from mindsync.storage.repositories import tokens as tokens_repo
 from mindsync.storage.repositories import users as users_repo
+from mindsync.storage.threads import DatabaseThreads
 
 # The getters of app state are ``async``: FastAPI runs a plain ``def`` dependency in a worker
 # thread, a hand-off that costs more than the attribute read (seven of them per request).
@@ -43,6 +44,12 @@ async def get_read_factory(request: Request) -> sessionmaker[Session]:
     """The app's session factory for work that only reads."""
     factory: sessionmaker[Session] = request.app.state.read_factory
     return factory
+
+
+async def get_db_threads(request: Request) -> DatabaseThreads:
+    """The threads that the app's database calls run on."""
+    threads: DatabaseThreads = request.app.state.db_threads
+    return threads
 
 
 def get_db(request: Request) -> Iterator[Session]:
@@ -236,6 +243,7 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 DbDep = Annotated[Session, Depends(get_db)]
 SessionFactoryDep = Annotated[sessionmaker[Session], Depends(get_session_factory)]
 ReadFactoryDep = Annotated[sessionmaker[Session], Depends(get_read_factory)]
+DatabaseThreadsDep = Annotated[DatabaseThreads, Depends(get_db_threads)]
 OrchestratorDep = Annotated[Orchestrator, Depends(get_orchestrator)]
 ClockDep = Annotated[Clock, Depends(get_clock)]
 RulesDep = Annotated[RuleSet, Depends(get_rules)]

@@ -6,12 +6,12 @@ import time
 from typing import Annotated
 
 from fastapi import APIRouter, Body
-from starlette.concurrency import run_in_threadpool
 
 from mindsync.api import services
 from mindsync.api.deps import (
     AccessDep,
     ClockDep,
+    DatabaseThreadsDep,
     OrchestratorDep,
     ReadFactoryDep,
     RulesDep,
@@ -43,6 +43,7 @@ async def analyze(
     orchestrator: OrchestratorDep,
     factory: SessionFactoryDep,
     read_factory: ReadFactoryDep,
+    db_threads: DatabaseThreadsDep,
     settings: SettingsDep,
     clock: ClockDep,
     rules: RulesDep,
@@ -66,7 +67,7 @@ async def analyze(
     now = clock()
     user_id, may_store = access.analysis_subject(body.user_id)
     body.user_id = user_id
-    context = await run_in_threadpool(
+    context = await db_threads.read(
         services.load_context,
         read_factory,
         user_id=user_id,
@@ -93,7 +94,7 @@ async def analyze(
     store = may_store and (prefs is None or prefs.store_history) and bool(results)
     response.processing_time_ms = round((time.perf_counter() - started) * 1000, 3)
     if store:
-        await run_in_threadpool(
+        await db_threads.write(
             services.store_analysis,
             factory,
             response=response,

@@ -55,6 +55,7 @@ from mindsync.api.errors import ApiError, ConsentRequired, NotFound
 from mindsync.api.pending import PendingWork
 from mindsync.api.schemas import AnalysisResponse, AssessmentRead, PreferencesRead
 from mindsync.storage.repositories.tokens import hash_token
+from mindsync.storage.threads import DatabaseThreads
 
 logger = logging.getLogger(__name__)
 router = APIRouter()
@@ -456,7 +457,8 @@ async def analyze_stream(websocket: WebSocket) -> None:
         # Shielded, and known to the app: neither a cancelled connection nor a shutdown may
         # lose what was already answered (the lifespan waits for pending stores).
         pending: PendingWork = websocket.app.state.pending_stores
-        store = asyncio.ensure_future(run_in_threadpool(pending.run, session.store))
+        threads: DatabaseThreads = websocket.app.state.db_threads
+        store = asyncio.ensure_future(threads.write(pending.run, session.store))
         try:
             stored = await asyncio.shield(store)
         except asyncio.CancelledError:
