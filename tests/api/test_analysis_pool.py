@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import wave
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -142,6 +143,67 @@ def test_a_dead_analysis_process_costs_one_503_and_the_next_request_gets_a_new_p
     assert pool.restarts == 1
     assert pool.pids() and pid not in pool.pids()
     assert count(db_engine, "sessions") == 1
+
+
+def test_a_process_that_dies_while_analysing_fails_that_request_and_is_replaced(
+    pool_client, db_engine
+) -> None:
+    pool = pool_client.app.state.orchestrator.pool
+    (pid,) = pool.pids()
+    speech = _minute_of_speech()  # 1.7 MB of base64: written to the process in many parts
+    with ThreadPoolExecutor(1) as thread:
+        pending = thread.submit(
+            pool_client.post, "/analyze", json={"user_id": "alice", "audio_data": speech}
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not pool.busy():
+            time.sleep(0.001)  # until the process holds the request (its analysis: ~0.1 s)
+        os.kill(pid, signal.SIGKILL)
+        failed = pending.result(timeout=60)
+    assert failed.status_code == 503, failed.text
+    assert "stopped unexpectedly" in failed.json()["error"]["message"]
+    again = pool_client.post("/analyze", json={"user_id": "alice", "face_image": FACE})
+    assert again.status_code == 200, again.text
+    assert pool.restarts == 1 and pid not in pool.pids()
+    assert count(db_engine, "sessions") == 1
+
+
+def test_an_idle_process_that_dies_is_replaced_without_failing_a_request(
+    pool_client, db_engine
+) -> None:
+    pool = pool_client.app.state.orchestrator.pool
+    first = pool_client.post("/analyze", json={"user_id": "alice", "face_image": FACE})
+    assert first.status_code == 200, first.text
+    (pid,) = pool.pids()
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and pid in pool.pids():
+        time.sleep(0.02)  # the event loop sees the pipe close and starts another process
+    assert pool.restarts == 1
+    again = pool_client.post("/analyze", json={"user_id": "alice", "face_image": FACE})
+    assert again.status_code == 200, again.text  # waited for the new process, no 503
+    assert count(db_engine, "sessions") == 2
+
+
+def test_more_requests_than_processes_wait_their_turn(settings, clock, db_engine) -> None:
+    two = settings.model_copy(update={"analysis_processes": 2})
+    with make_client(two, None, clock) as client:  # type: ignore[arg-type]
+        give_consent(client, "alice")
+        bodies = [
+            {"user_id": "alice", "face_image": FACE},
+            {"user_id": "alice", "audio_data": SPEECH},
+            {"user_id": "alice", "motion_data": MOTION},
+        ] * 3
+        with ThreadPoolExecutor(len(bodies)) as threads:
+            answers = list(threads.map(lambda b: client.post("/analyze", json=b), bodies))
+        assert [a.status_code for a in answers] == [200] * len(bodies)
+        assert [a.json()["modalities_used"] for a in answers] == [
+            ["face"],
+            ["voice"],
+            ["motion"],
+        ] * 3
+        assert client.app.state.orchestrator.pool.restarts == 0
+    assert count(db_engine, "sessions") == len(bodies)
 
 
 def test_the_server_process_needs_no_decoder_or_model_runtime() -> None:
