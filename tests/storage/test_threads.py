@@ -139,17 +139,24 @@ def test_close_finishes_the_calls_already_asked_for(sqlite_threads) -> None:  # 
     assert done == [0, 1, 2, 3, 4]
 
 
-def test_postgresql_calls_run_concurrently() -> None:
-    """PostgreSQL takes concurrent transactions: two calls are in flight at once (no server is
-    needed to see where the calls run)."""
-    engine = create_engine("postgresql+psycopg://postgres@127.0.0.1:1/none")
+def test_postgresql_calls_run_concurrently_on_one_thread_per_pooled_connection() -> None:
+    """PostgreSQL takes concurrent transactions: as many calls are in flight at once as the
+    engine keeps connections (no server is needed to see where the calls run)."""
+    engine = create_engine("postgresql+psycopg://postgres@127.0.0.1:1/none", pool_size=3)
     threads = DatabaseThreads(engine)
-    both = threading.Barrier(2, timeout=5)
+    together = threading.Barrier(3, timeout=5)
+    names: set[str] = set()
+
+    def meet() -> int:
+        names.add(threading.current_thread().name)
+        return together.wait()
 
     async def main() -> list[int]:
-        return await asyncio.gather(threads.write(both.wait), threads.write(both.wait))
+        calls = [threads.write(meet), threads.read(meet), threads.write(meet)]
+        return await asyncio.gather(*calls)
 
     assert not threads.serial
-    assert sorted(asyncio.run(main())) == [0, 1]
+    assert sorted(asyncio.run(main())) == [0, 1, 2]
+    assert len(names) == 3
     threads.close()
     engine.dispose()
