@@ -475,7 +475,12 @@ def store_analysis(
             sessions_repo.add_session_rows(db=db, session=session, metrics=metrics)
             if response.user_id is not None and signals:
                 baselines_repo.update_baselines(
-                    db=db, user_id=response.user_id, signals=signals, update=_fold, now=now
+                    db=db,
+                    user_id=response.user_id,
+                    signals=signals,
+                    update=_fold,
+                    now=now,
+                    locked=True,  # taken above, in this transaction
                 )
             db.commit()
         except IntegrityError:

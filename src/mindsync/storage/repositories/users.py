@@ -169,11 +169,17 @@ def is_erased(*, db: Database, user_id: str, configured_key: str | None = None) 
 USER_LOCK_NAMESPACE = 0x6D73_6261  # "msba"
 
 
+# Built once: SQLAlchemy then finds the compiled statement by its cache key at once.
+_LOCK_USER = select(
+    func.pg_advisory_xact_lock(USER_LOCK_NAMESPACE, func.hashtext(bindparam("user_id")))
+)
+
+
 def lock_user(*, db: Database, user_id: str) -> None:
     """Hold the user's lock until ``db``'s transaction ends (PostgreSQL; on SQLite the
     writer lock already serialises every write transaction)."""
     if dialect_name(db) == "postgresql":
-        db.execute(select(func.pg_advisory_xact_lock(USER_LOCK_NAMESPACE, func.hashtext(user_id))))
+        db.execute(_LOCK_USER, {"user_id": user_id})
 
 
 def user_exists(*, db: Database, user_id: str) -> bool:
