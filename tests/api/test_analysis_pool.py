@@ -270,3 +270,18 @@ def _alive(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return "\nState:\tZ" not in status
+
+
+def test_where_the_pool_cannot_run_the_server_analyses_in_its_threads(
+    settings, clock, monkeypatch, caplog
+) -> None:
+    """Windows' proactor event loop cannot watch the pool's pipes: the server says so and
+    analyses in its own threads instead of failing to start."""
+    monkeypatch.setattr("mindsync.api.app.pool_supported", False)
+    pooled = settings.model_copy(update={"analysis_processes": 2})
+    with make_client(pooled, None, clock) as client:  # type: ignore[arg-type]
+        assert client.app.state.orchestrator.pool is None
+        give_consent(client, "alice")
+        response = client.post("/analyze", json={"user_id": "alice", "motion_data": MOTION})
+        assert response.status_code == 200, response.text
+    assert "analysis processes need a POSIX system" in caplog.text

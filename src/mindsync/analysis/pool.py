@@ -28,7 +28,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import fcntl
 import gc
 import logging
 import multiprocessing
@@ -51,7 +50,16 @@ from mindsync.analysis.registry import AnalyzerRegistry, load_analyzers
 from mindsync.core.config import Settings
 from mindsync.core.logging import configure_logging, request_id_var
 
+try:
+    import fcntl
+except ImportError:  # not POSIX: no pool (SUPPORTED), and pipes keep their size
+    fcntl = None  # type: ignore[assignment]
+
 logger = logging.getLogger(__name__)
+
+#: Whether this system's event loops can watch the pool's pipes (POSIX; Windows' proactor
+#: loop cannot): where not, the server analyses in its threads.
+SUPPORTED = os.name == "posix"
 
 START_TIMEOUT_S = 120.0
 #: How long :meth:`AnalysisPool.shutdown` lets a process finish its job before stopping it.
@@ -229,7 +237,7 @@ class AnalysisPool:
         process.start()
         jobs_out.close()  # the process's ends: EOF reaches either side when the other goes
         answers_in.close()
-        with contextlib.suppress(OSError, AttributeError):
+        with contextlib.suppress(OSError, AttributeError, TypeError):
             # A pipe holds 64 KB: a 500 KB job would reach the process in eight writes, each
             # waiting for the event loop. Linux lets a pipe hold up to pipe-max-size (1 MB
             # unless raised), so that a job or two go in one write.

@@ -28,6 +28,7 @@ from starlette.concurrency import run_in_threadpool
 from mindsync import __version__
 from mindsync.analysis.fusion import load_rules
 from mindsync.analysis.orchestrator import Orchestrator
+from mindsync.analysis.pool import SUPPORTED as pool_supported
 from mindsync.analysis.pool import AnalysisPool
 from mindsync.analysis.registry import AnalyzerRegistry, load_analyzers
 from mindsync.api import metrics
@@ -150,7 +151,9 @@ def create_app(
         configure_logging(settings.log_level, json_lines=settings.log_json)
         pool: AnalysisPool | None = None
         pool_started: asyncio.Future[None] | None = None
-        if registry is None and settings.analysis_processes > 0:
+        if registry is None and settings.analysis_processes > 0 and not pool_supported:
+            logger.warning("analysis processes need a POSIX system; analysing in threads")
+        if registry is None and settings.analysis_processes > 0 and pool_supported:
             # The processes load their models while this one migrates and connects.
             pool = AnalysisPool(settings, settings.analysis_processes)
             pool_started = asyncio.ensure_future(run_in_threadpool(pool.start))
