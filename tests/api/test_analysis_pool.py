@@ -273,7 +273,7 @@ def _alive(pid: int) -> bool:
 
 
 def test_where_the_pool_cannot_run_the_server_analyses_in_its_threads(
-    settings, clock, monkeypatch, caplog
+    settings, clock, monkeypatch, capsys
 ) -> None:
     """Windows' proactor event loop cannot watch the pool's pipes: the server says so and
     analyses in its own threads instead of failing to start."""
@@ -284,4 +284,4 @@ def test_where_the_pool_cannot_run_the_server_analyses_in_its_threads(
         give_consent(client, "alice")
         response = client.post("/analyze", json={"user_id": "alice", "motion_data": MOTION})
         assert response.status_code == 200, response.text
-    assert "analysis processes need a POSIX system" in caplog.text
+    assert "analysis processes need a POSIX system" in capsys.readouterr().err
