@@ -409,7 +409,9 @@ class AnalysisPool:
         except OSError:
             chunk = b""
         if not chunk:
-            self._lose(worker)  # EOF: the process is gone
+            # EOF: the process is gone. One that never became ready is not started again
+            # (it would most likely fail the same way, over and over).
+            self._lose(worker, replace=worker.ready)
             return
         worker.received += chunk
         while (message := _unframe(worker.received)) is not None:
@@ -451,8 +453,10 @@ class AnalysisPool:
                 self._loop.remove_writer(worker.jobs.fileno())
         if stop:
             worker.process.terminate()
-        else:
+        elif worker.ready:
             logger.error("analysis process %d stopped unexpectedly", worker.pid)
+        else:
+            logger.error("analysis process %d stopped before its models loaded", worker.pid)
         worker.jobs.close()
         worker.answers.close()
         self._reap(worker.process)
