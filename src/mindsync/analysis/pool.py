@@ -377,8 +377,9 @@ class AnalysisPool:
                 self._send(worker)
 
     def _send(self, worker: _Worker) -> None:
-        """Write what the pipe takes of ``worker``'s job now; the loop writes the rest when
-        the process has read some (a job is up to a few MB, a pipe holds 64 KB)."""
+        """Write what the pipe takes of ``worker``'s jobs now; the loop writes the rest when
+        the process has read some (a job is up to a few MB; its pipe holds 1 MB where the
+        system allows, 64 KB where not)."""
         assert self._loop is not None
         fd = worker.jobs.fileno()
         while worker.unsent:
@@ -507,8 +508,10 @@ class AnalysisPool:
             return sum(len(w.held) for w in self._workers if not w.dead)
 
     def shutdown(self) -> None:
-        """Stop every process (blocking; from any thread but the event loop's): each may
-        finish the job it holds; the jobs still queued are not analysed."""
+        """Stop every process (blocking; from any thread but the event loop's). Each may
+        finish the job it is analysing (for up to :data:`STOP_TIMEOUT_S`) but its answer is
+        not read: every request still waiting for the pool gets :class:`AnalysisInterrupted`.
+        """
         with self._lock:
             if self._closed:
                 return
