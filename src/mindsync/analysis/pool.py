@@ -17,10 +17,11 @@ hand-over of 250 KB, and more under load.) Each process holds at most two jobs, 
 analyses and the next (so that it never idles waiting for the event loop); the others wait
 here, first come first served.
 
-A process that dies (killed, or crashed in a native decoder) fails the job it held with
-:class:`AnalysisInterrupted` and is replaced; so is a process whose job runs past the time
-limit, which is stopped (a thread stuck in a decoder could not be). A job that waited past
-the limit for a free process fails without stopping anything.
+A process that dies (killed, or crashed in a native decoder) fails the job it was analysing
+with :class:`AnalysisInterrupted` (the job waiting behind it goes to another process) and is
+replaced; so is a process whose job runs past the time limit, which is stopped (a thread
+stuck in a decoder could not be). A job that waited past the limit for a free process fails
+without stopping anything.
 """
 
 from __future__ import annotations
@@ -378,8 +379,8 @@ class AnalysisPool:
 
     def _send(self, worker: _Worker) -> None:
         """Write what the pipe takes of ``worker``'s jobs now; the loop writes the rest when
-        the process has read some (a job is up to a few MB; its pipe holds 1 MB where the
-        system allows, 64 KB where not)."""
+        the process has read some (a job is up to a few MB; its pipe holds what
+        :func:`_pipe_bytes` asked for where the system allows, 64 KB where not)."""
         assert self._loop is not None
         fd = worker.jobs.fileno()
         while worker.unsent:

@@ -151,9 +151,11 @@ def create_app(
         configure_logging(settings.log_level, json_lines=settings.log_json)
         pool: AnalysisPool | None = None
         pool_started: asyncio.Future[None] | None = None
-        if registry is None and settings.analysis_processes > 0 and not pool_supported:
+        use_pool = registry is None and settings.analysis_processes > 0
+        if use_pool and not pool_supported:
             logger.warning("analysis processes need a POSIX system; analysing in threads")
-        if registry is None and settings.analysis_processes > 0 and pool_supported:
+            use_pool = False
+        if use_pool:
             # The processes load their models while this one migrates and connects.
             pool = AnalysisPool(settings, settings.analysis_processes)
             pool_started = asyncio.ensure_future(run_in_threadpool(pool.start))

@@ -4,11 +4,11 @@ SQLite has one writer at a time: on a shared pool of worker threads (anyio's, up
 concurrent requests' transactions each took a thread and queued on the writer lock, and
 every hand-over woke another thread that then fought for the GIL. One thread that runs the
 writes one after another, and one that runs the reads, do the same work without the convoy
-(measured on 2 cores, 16 clients of ``POST /analyze`` with list-form motion: 150 -> 190
-requests/s, server CPU 4.9 -> 3.7 ms per request; docs/performance.md). PostgreSQL takes
-concurrent transactions and each waits for network round trips: its calls get as many
-threads as the engine keeps connections (more would only wait for one; measured 109-111 ->
-115-116 requests/s against anyio's pool).
+(measured on 2 cores, 16 clients of ``POST /analyze`` with list-form motion: 153-163 ->
+194-204 requests/s, server CPU 4.6-4.8 -> 3.6-3.7 ms per request; docs/performance.md).
+PostgreSQL takes concurrent transactions and each waits for network round trips: its calls
+get as many threads as the engine keeps connections (more would only wait for one;
+measured 109-111 -> 115-116 requests/s against anyio's pool).
 """
 
 from __future__ import annotations
