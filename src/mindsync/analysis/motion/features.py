@@ -9,6 +9,8 @@ or louder device shifts features instead of stretching them.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from mindsync.analysis.motion.signal import CANONICAL_HZ, CanonicalSegment
@@ -51,6 +53,30 @@ GRAVITY_FEATURES: tuple[str, ...] = (
 GYRO_FEATURES: tuple[str, ...] = ("log_gyro_rms", "log_gyro_p90")
 ALL_FEATURES: tuple[str, ...] = ACC_FEATURES + GRAVITY_FEATURES + GYRO_FEATURES
 _TILT_EPS = 0.01  # degrees
+
+
+def percentiles(values: np.ndarray, qs: tuple[float, ...]) -> list[np.ndarray]:
+    """``np.percentile(values, qs, axis=-1)`` (its default linear method) for finite
+    ``values``, bit for bit (tested), one array per percentile.
+
+    One sort and two rows of arithmetic: ``np.percentile`` costs about seven times as much
+    on the analyser's (windows, 100) arrays, most of it in its generality.
+    """
+    ordered = np.sort(values, axis=-1)
+    m = ordered.shape[-1]
+    out = []
+    for q in qs:
+        virtual = (m - 1) * (q / 100)  # numpy's virtual index for the linear method
+        below = math.floor(virtual)
+        if below >= m - 1:
+            out.append(ordered[..., -1].copy())
+            continue
+        gamma = virtual - below
+        low, high = ordered[..., below], ordered[..., below + 1]
+        step = high - low
+        # numpy's _lerp: from the nearer end, so that gamma 1 gives the upper value exactly
+        out.append(high - step * (1 - gamma) if gamma >= 0.5 else low + step * gamma)
+    return out
 
 
 def windows(segment: np.ndarray) -> np.ndarray:
@@ -168,7 +194,7 @@ def window_features(
     w, m, _ = dynamic.shape
     magnitude = np.sqrt(np.einsum("wmc,wmc->wm", dynamic, dynamic))
     acc_rms = np.sqrt(np.mean(magnitude**2, axis=1))
-    p50, p90 = np.percentile(magnitude, (50, 90), axis=1)
+    p50, p90 = percentiles(magnitude, (50, 90))
     jerk = np.diff(dynamic, axis=1) * CANONICAL_HZ
     jerk_rms = np.sqrt(np.mean(np.einsum("wmc,wmc->wm", jerk, jerk), axis=1))
 
@@ -202,7 +228,7 @@ def window_features(
     if gyro is not None:
         rate = np.sqrt(np.einsum("wmc,wmc->wm", gyro, gyro))
         columns.append(np.log(np.sqrt(np.mean(rate**2, axis=1)) + _GYRO_EPS))
-        columns.append(np.log(np.percentile(rate, 90, axis=1) + _GYRO_EPS))
+        columns.append(np.log(percentiles(rate, (90,))[0] + _GYRO_EPS))
     else:
         columns += [np.zeros(w), np.zeros(w)]
     return np.column_stack(columns)
