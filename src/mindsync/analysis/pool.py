@@ -107,6 +107,39 @@ def _answer(outcomes: list[ModalityResult | BaseException] | BaseException) -> b
         return bytes(ForkingPickler.dumps(failed))
 
 
+class _Inbox:
+    """The jobs arriving on a pipe in multiprocessing's framing, each read into one buffer
+    that is used again for the next (``recv_bytes`` read a 250 KB job into a new buffer and
+    copied it once more: twice the CPU of this)."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._head = memoryview(bytearray(12))
+        self._buffer = bytearray(1 << 16)
+
+    def _fill(self, view: memoryview) -> None:
+        got = 0
+        while got < view.nbytes:
+            n = os.readv(self._fd, [view[got:]])
+            if n == 0:
+                raise EOFError("the serving process closed the pipe")
+            got += n
+
+    def next(self) -> memoryview:
+        """The next message, valid until the next call; raises ``EOFError`` or ``OSError``
+        when the pipe closed or broke."""
+        self._fill(self._head[:4])
+        (n,) = _SHORT.unpack_from(self._head)
+        if n == -1:
+            self._fill(self._head[4:12])
+            (n,) = _LONG.unpack_from(self._head, 4)
+        if n > len(self._buffer):
+            self._buffer = bytearray(n)
+        view = memoryview(self._buffer)[:n]
+        self._fill(view)
+        return view
+
+
 def _serve(settings: Settings, jobs: Connection, answers: Connection) -> None:
     """A pool process: load the analysers, say so, then analyse each job it is sent until
     the serving process closes the pipe (or dies)."""
@@ -123,13 +156,15 @@ def _serve(settings: Settings, jobs: Connection, answers: Connection) -> None:
         answers.send_bytes(pickle.dumps(("ready", os.getpid(), registry.describe())))
     except OSError:
         return  # the pool stopped while this process loaded
+    inbox = _Inbox(jobs.fileno())
     while True:
         try:
-            job = jobs.recv_bytes()
+            job = inbox.next()
         except (EOFError, OSError):
             return  # the serving process closed the pipe or is gone
         try:
-            items, request_id = pickle.loads(job)
+            with job:  # the objects are copied out of the buffer, which is used again
+                items, request_id = pickle.loads(job)
         except Exception as exc:  # not a job this code can read: the caller's error
             answers.send_bytes(_answer(RuntimeError(f"unreadable analysis job: {exc!r}")))
             continue

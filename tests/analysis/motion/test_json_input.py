@@ -4,6 +4,7 @@ anything not plainly well formed handed back (across a process boundary) for val
 from __future__ import annotations
 
 import pickle
+from typing import Any
 
 import numpy as np
 import orjson
@@ -12,8 +13,12 @@ import pytest
 from mindsync.analysis.errors import InputError
 from mindsync.analysis.motion import MotionAnalyzer
 from mindsync.analysis.motion.json_input import (
+    _LAYOUTS,
+    _MOTION,
     MotionJSON,
     MotionNeedsValidation,
+    _recording_from_packed,
+    _Sample,
     decode_motion_json,
 )
 
@@ -93,3 +98,65 @@ def test_anything_not_plainly_well_formed_is_handed_back(
     back = pickle.loads(pickle.dumps(raised.value))
     assert type(back) is MotionNeedsValidation and isinstance(back, InputError)
     assert back.field == "motion_data" and back.message == raised.value.message
+
+
+def _reference(samples: list[_Sample]) -> tuple[list[float], list[list[float]], list[list[float]]]:
+    """The parsed values one Python object at a time: what the columns must hold."""
+
+    def axes(v: Any) -> list[float]:
+        return [v.x, v.y, v.z]
+
+    gyro = [axes(s.gyroscope) for s in samples if s.gyroscope is not None]
+    return [s.timestamp for s in samples], [axes(s.acceleration) for s in samples], gyro
+
+
+@pytest.mark.parametrize("n", [1, 15, 16, 17, 1500])
+@pytest.mark.parametrize("gyroscope", [True, False])
+def test_the_columns_read_from_messagepack_are_the_parsed_values(n: int, gyroscope: bool) -> None:
+    # Both shapes of sample have a fixed MessagePack spelling with this msgspec: the fast
+    # path is on (a msgspec that spelled them otherwise would turn it off, not misread).
+    assert len(_LAYOUTS) == 2
+    rng = np.random.default_rng(n)
+    spellings = [
+        lambda v: repr(float(v)),
+        lambda v: str(int(v * 1e6)),  # an integer
+        lambda v: f"{v:.17e}",  # an exponent
+        lambda v: "-0",  # negative zero, as a JSON integer
+        lambda v: f"{v * 1e300:.3e}",  # large
+        lambda v: "123456789012345678901234567890",  # beyond int64
+    ]
+    parts = []
+    for i in range(n):
+        value = [spellings[(i + k) % len(spellings)](rng.normal()) for k in range(7)]
+        acc = f'"acceleration": {{"z": {value[3]}, "x":{value[1]} , "y": {value[2]}}}'
+        gyro = f', "gyroscope": {{"x": {value[4]}, "y": {value[5]}, "z": {value[6]}}}'
+        extra = ', "note": {"nested": [1, {"x": "y"}]}' if i % 3 == 0 else ""
+        head = f'"timestamp": {value[0]}'
+        fields = [acc, head] if i % 2 else [head, acc]
+        parts.append("{" + ", ".join(fields) + (gyro if gyroscope else "") + extra + "}")
+    text = ("[\n  " + ",\n  ".join(parts) + "\n]").encode()
+    samples = _MOTION.decode(text)
+    recording = _recording_from_packed(samples)
+    assert recording is not None
+    t, acc, gyro = _reference(samples)
+    np.testing.assert_array_equal(recording.timestamps, np.array(t))
+    np.testing.assert_array_equal(recording.acceleration, np.array(acc))
+    if gyroscope:
+        assert recording.gyroscope is not None
+        np.testing.assert_array_equal(recording.gyroscope, np.array(gyro))
+    else:
+        assert recording.gyroscope is None
+    for array in (recording.timestamps, recording.acceleration, recording.gyroscope):
+        assert array is None or (array.dtype == np.float64 and array.dtype.isnative)
+
+
+def test_samples_of_two_shapes_are_not_read_as_columns() -> None:
+    with_gyro = (
+        '{"timestamp": 1, "acceleration": {"x": 1, "y": 2, "z": 3}, '
+        '"gyroscope": {"x": 1, "y": 2, "z": 3}}'
+    )
+    without = '{"timestamp": 2, "acceleration": {"x": 1, "y": 2, "z": 3}}'
+    for order in ([with_gyro, without], [without, with_gyro]):
+        assert (
+            _recording_from_packed(_MOTION.decode(("[" + ",".join(order) + "]").encode())) is None
+        )

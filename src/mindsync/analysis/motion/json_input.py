@@ -7,7 +7,11 @@ text of ``motion_data`` (:class:`MotionJSON`: 223 KB for 1,500 list-form samples
 84 KB of arrays; a pipe copies it in microseconds) and
 :func:`decode_motion_json` parses it there: msgspec checks every value's JSON type as it
 parses (a float accepts a JSON integer or float, never ``true`` or a string; unknown fields
-are ignored, as the API's Pydantic models do) and numpy builds the arrays.
+are ignored, as the API's Pydantic models do) and numpy builds the arrays: for the list
+form msgspec writes the checked samples back out as MessagePack, where every sample is the
+same bytes around seven big-endian float64s at fixed offsets, and numpy reads those as
+columns (0.6 ms for 1,500 samples, against 1.0 ms reading the values one Python object at a
+time).
 
 Anything not plainly well formed (a wrong type or shape, unequal columns, some samples
 without a gyroscope) makes it answer ``None``, and the analyser raises
@@ -87,6 +91,83 @@ def _struct_axes(vectors: Any, n: int) -> np.ndarray:
     return np.fromiter(values, dtype=np.float64, count=3 * n).reshape(n, 3)
 
 
+_PACK = msgspec.msgpack.Encoder()
+
+
+@dataclass(frozen=True, slots=True)
+class _PackedLayout:
+    """How MessagePack spells one :class:`_Sample` of one shape (with or without gyroscope):
+    ``size`` bytes, of which those at ``fixed`` always equal ``template`` (keys, map headers,
+    the float64 markers) and ``floats`` reads the values (big-endian float64)."""
+
+    size: int
+    fixed: np.ndarray
+    template: np.ndarray
+    floats: np.dtype[Any]
+    gyroscope: bool
+
+
+def _packed_layout(sample: _Sample, names: tuple[str, ...]) -> _PackedLayout | None:
+    """The layout of ``sample``'s shape, or ``None`` when MessagePack does not spell it as
+    expected (every float as 0xcb and eight bytes), and the fast path stays off."""
+    template = np.frombuffer(_PACK.encode(sample), dtype=np.uint8)
+    markers = np.flatnonzero(template == 0xCB)  # the values are 0.0: no 0xcb among them
+    if markers.size != len(names):
+        return None
+    payload = (markers[:, None] + np.arange(1, 9)).ravel()
+    fixed = np.setdiff1d(np.arange(template.size), payload)
+    floats = np.dtype(
+        {
+            "names": list(names),
+            "formats": [">f8"] * len(names),
+            "offsets": [int(m) + 1 for m in markers],
+            "itemsize": template.size,
+        }
+    )
+    return _PackedLayout(template.size, fixed, template[fixed], floats, "gx" in names)
+
+
+_ZERO = _Axes(0.0, 0.0, 0.0)
+_LAYOUTS = tuple(
+    layout
+    for layout in (
+        _packed_layout(_Sample(0.0, _ZERO, _ZERO), ("t", "ax", "ay", "az", "gx", "gy", "gz")),
+        _packed_layout(_Sample(0.0, _ZERO, None), ("t", "ax", "ay", "az")),
+    )
+    if layout is not None
+)
+
+
+def _array_header_bytes(n: int) -> int:
+    """Bytes of MessagePack's header of an array of ``n`` items."""
+    return 1 if n < 16 else 3 if n < 1 << 16 else 5
+
+
+def _recording_from_packed(motion: list[_Sample]) -> MotionRecording | None:
+    """The recording of non-empty checked samples, read as columns from their MessagePack
+    bytes; ``None`` when the samples do not all have one shape (some without gyroscope)."""
+    n = len(motion)
+    packed = _PACK.encode(motion)
+    head = _array_header_bytes(n)
+    for layout in _LAYOUTS:
+        if len(packed) != head + n * layout.size:
+            continue
+        raw = np.frombuffer(packed, dtype=np.uint8, offset=head).reshape(n, layout.size)
+        if not bool((raw[:, layout.fixed] == layout.template).all()):
+            continue
+        values = np.frombuffer(packed, dtype=layout.floats, count=n, offset=head)
+        acc = np.empty((n, 3))
+        acc[:, 0], acc[:, 1], acc[:, 2] = values["ax"], values["ay"], values["az"]
+        gyro = None
+        if layout.gyroscope:
+            gyro = np.empty((n, 3))
+            gyro[:, 0], gyro[:, 1], gyro[:, 2] = values["gx"], values["gy"], values["gz"]
+        return MotionRecording(
+            timestamps=values["t"].astype(np.float64), acceleration=acc, gyroscope=gyro
+        )
+    return None
+
+
 def _recording_from_structs(motion: list[_Sample] | _Columns) -> MotionRecording | None:
     if isinstance(motion, _Columns):
         n = len(motion.timestamps)
@@ -104,6 +185,9 @@ def _recording_from_structs(motion: list[_Sample] | _Columns) -> MotionRecording
     n = len(motion)
     if not n:
         return None
+    packed = _recording_from_packed(motion)
+    if packed is not None:
+        return packed
     gyroscopes = list(map(_SAMPLE_GYROSCOPE, motion))
     missing = gyroscopes.count(None)
     if 0 < missing < n:
