@@ -8,16 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body
 
 from mindsync.api import services
-from mindsync.api.deps import (
-    AccessDep,
-    ClockDep,
-    DatabaseThreadsDep,
-    OrchestratorDep,
-    ReadFactoryDep,
-    RulesDep,
-    SessionFactoryDep,
-    SettingsDep,
-)
+from mindsync.api.deps import AccessDep, AnalysisDepsDep
 from mindsync.api.errors import Conflict, error_responses
 from mindsync.api.metrics import SESSIONS_STORED, observe_analysis
 from mindsync.api.routing import AnalysisRoute
@@ -40,13 +31,7 @@ router = APIRouter(tags=["analysis"], route_class=AnalysisRoute)
 async def analyze(
     body: Annotated[AnalysisRequest, Body(openapi_examples=ANALYSIS_EXAMPLES)],
     access: AccessDep,
-    orchestrator: OrchestratorDep,
-    factory: SessionFactoryDep,
-    read_factory: ReadFactoryDep,
-    db_threads: DatabaseThreadsDep,
-    settings: SettingsDep,
-    clock: ClockDep,
-    rules: RulesDep,
+    deps: AnalysisDepsDep,
 ) -> AnalysisResponse:
     """Analyse every modality in the request that the user consented to.
 
@@ -64,12 +49,13 @@ async def analyze(
     stored result instead of analysing again; another user's id is a 409.
     """
     started = time.perf_counter()
-    now = clock()
+    settings, db_threads = deps.settings, deps.db_threads
+    now = deps.clock()
     user_id, may_store = access.analysis_subject(body.user_id)
     body.user_id = user_id
     context = await db_threads.read(
         services.load_context,
-        read_factory,
+        deps.read_factory,
         user_id=user_id,
         session_id=str(body.session_id) if body.session_id is not None else None,
         settings=settings,
@@ -83,9 +69,9 @@ async def analyze(
     response, results, signals = await services.analyze(
         request=body,
         prefs=prefs,
-        orchestrator=orchestrator,
+        orchestrator=deps.orchestrator,
         now=now,
-        rules=rules,
+        rules=deps.rules,
         baselines=baselines,
         min_sessions=settings.baseline_min_sessions,
     )
@@ -96,7 +82,7 @@ async def analyze(
     if store:
         await db_threads.write(
             services.store_analysis,
-            factory,
+            deps.factory,
             response=response,
             results=results,
             signals=signals,
