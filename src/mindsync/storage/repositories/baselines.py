@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, select
 from sqlalchemy import update as sql_update
 
+from mindsync.storage.driver import driver
 from mindsync.storage.models import UserBaseline
 from mindsync.storage.repositories import users as users_repo
 from mindsync.storage.repositories.users import Database
@@ -27,10 +29,17 @@ _STATS = select(_TABLE.c.signal, _TABLE.c.n, _TABLE.c.mean, _TABLE.c.var).where(
 
 def get_baselines(*, db: Database, user_id: str) -> dict[str, tuple[int, float, float]]:
     """The user's statistics per signal as ``(n, mean, var)``."""
-    rows = db.execute(_STATS, {"user_id": user_id})
-    return {signal: (n, mean, var) for signal, n, mean, var in rows}
+    return {signal: (n, mean, var) for signal, n, mean, var in _stats(db, user_id)}
 
 
+def _stats(db: Database, user_id: str) -> Iterable[Any]:
+    sqlite = driver(db)
+    if sqlite is not None:  # on the driver's cursor: mindsync.storage.driver
+        return sqlite.rows(_STATS, {"user_id": user_id})
+    return db.execute(_STATS, {"user_id": user_id})
+
+
+_INSERT = insert(_TABLE)
 _UPDATE = (
     sql_update(_TABLE)
     .where(_TABLE.c.user_id == bindparam("b_user"), _TABLE.c.signal == bindparam("b_signal"))
@@ -62,8 +71,9 @@ def update_baselines(
         users_repo.lock_user(db=db, user_id=user_id)
     # All of the user's rows (a dozen signals at most): an IN list of the signals would make
     # SQLAlchemy expand the statement on every call, twice the CPU of this read.
-    rows = db.execute(_STATS, {"user_id": user_id})
-    existing = {signal: (n, mean, var) for signal, n, mean, var in rows if signal in names}
+    existing = {
+        signal: (n, mean, var) for signal, n, mean, var in _stats(db, user_id) if signal in names
+    }
     inserts: list[dict[str, object]] = []
     updates: list[dict[str, object]] = []
     for signal, value in names.items():
@@ -85,7 +95,12 @@ def update_baselines(
                 {"b_user": user_id, "b_signal": signal, "n": n, "mean": mean, "var": var, "at": now}
             )
     # One statement each, executed for many rows: the ORM would flush row by row.
+    sqlite = driver(db)
+    if sqlite is not None:  # on the driver's cursor: mindsync.storage.driver
+        sqlite.insert(_INSERT, inserts)
+        sqlite.run_many(_UPDATE, updates)
+        return
     if inserts:
-        db.execute(insert(_TABLE), inserts)
+        db.execute(_INSERT, inserts)
     if updates:
         (db if isinstance(db, Connection) else db.connection()).execute(_UPDATE, updates)

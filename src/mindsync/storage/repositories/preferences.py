@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, bindparam, select
 from sqlalchemy.orm import Session
 
+from mindsync.storage.driver import driver
 from mindsync.storage.models import UserPreferences
 
 _TABLE = UserPreferences.metadata.tables[UserPreferences.__tablename__]
@@ -25,9 +26,14 @@ def get_preferences(*, db: Session, user_id: str) -> UserPreferences | None:
     return db.get(UserPreferences, user_id)
 
 
-def preferences_row(*, db: Connection, user_id: str) -> Row[Any] | None:
+def preferences_row(*, db: Connection, user_id: str) -> Row[Any] | Any | None:
     """The stored preferences of ``user_id`` as a row (attributes named as the columns, as
-    :class:`UserPreferences` has), or ``None``: the analysis path's read, without the ORM."""
+    :class:`UserPreferences` has), or ``None``: the analysis path's read, without the ORM
+    (on SQLite on the driver's cursor: :mod:`mindsync.storage.driver`)."""
+    sqlite = driver(db)
+    if sqlite is not None:
+        rows = sqlite.rows(_ROW_QUERY, {"user_id": user_id})
+        return rows[0] if rows else None
     return db.execute(_ROW_QUERY, {"user_id": user_id}).first()
 
 

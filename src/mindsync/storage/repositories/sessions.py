@@ -9,21 +9,31 @@ from typing import Any
 from sqlalchemy import Connection, func, insert, select
 from sqlalchemy.orm import Session
 
+from mindsync.storage.driver import driver
 from mindsync.storage.models import AnalysisMetric, SessionRecord
 
 # The mapped tables, typed as tables (``__table__`` is typed as any FromClause).
 _SESSIONS = SessionRecord.metadata.tables[SessionRecord.__tablename__]
 _METRICS = AnalysisMetric.metadata.tables[AnalysisMetric.__tablename__]
+_INSERT_SESSION = insert(_SESSIONS)
+_INSERT_METRIC = insert(_METRICS)
 
 
 def add_session_rows(
     *, db: Connection, session: dict[str, Any], metrics: Sequence[dict[str, Any]]
 ) -> None:
     """Insert a session and its per-modality metrics, given as column values, in ``db``'s
-    transaction; the caller commits. A taken id raises ``IntegrityError`` here."""
-    db.execute(insert(_SESSIONS), [session])
-    if metrics:
-        db.execute(insert(_METRICS), list(metrics))
+    transaction; the caller commits. A taken id raises ``IntegrityError`` here.
+
+    On SQLite the statements run on the driver's cursor (:mod:`mindsync.storage.driver`)."""
+    sqlite = driver(db)
+    if sqlite is None:
+        db.execute(_INSERT_SESSION, [session])
+        if metrics:
+            db.execute(_INSERT_METRIC, list(metrics))
+        return
+    sqlite.insert(_INSERT_SESSION, [session])
+    sqlite.insert(_INSERT_METRIC, metrics)
 
 
 def get_session(*, db: Session, session_id: str) -> SessionRecord | None:

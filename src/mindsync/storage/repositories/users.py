@@ -27,6 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from mindsync.core.clock import utcnow
+from mindsync.storage.driver import driver
 from mindsync.storage.engine import rowcount
 from mindsync.storage.models import (
     AnalysisMetric,
@@ -184,6 +185,9 @@ def lock_user(*, db: Database, user_id: str) -> None:
 
 def user_exists(*, db: Database, user_id: str) -> bool:
     """Whether ``user_id`` has an account (it does not after an erasure)."""
+    sqlite = driver(db)
+    if sqlite is not None:  # on the driver's cursor: mindsync.storage.driver
+        return bool(sqlite.rows(_USER_QUERY, {"user_id": user_id}))
     return db.scalar(_USER_QUERY, {"user_id": user_id}) is not None
 
 
