@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from mindsync.analysis.pool import MAX_RESTART_DELAY_S, RESTART_DELAY_S, restart_delay
 from mindsync.core.config import Settings
 from tests.api.test_analyze import count
 from tests.api.test_metrics import labels, samples
@@ -183,6 +184,36 @@ def test_an_idle_process_that_dies_is_replaced_without_failing_a_request(
     again = pool_client.post("/analyze", json={"user_id": "alice", "face_image": FACE})
     assert again.status_code == 200, again.text  # waited for the new process, no 503
     assert count(db_engine, "sessions") == 2
+
+
+def test_a_replacement_that_dies_before_it_is_ready_is_followed_by_another(
+    pool_client, db_engine
+) -> None:
+    # It used to be the end of the pool: no process left, every request a 503 until restart.
+    pool = pool_client.app.state.orchestrator.pool
+    answer = pool_client.post("/analyze", json={"user_id": "alice", "face_image": FACE})
+    assert answer.status_code == 200, answer.text  # the pool now watches its processes
+    (first,) = pool.pids()
+    os.kill(first, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and pool.pids() in ([], [first]):
+        time.sleep(0.01)
+    (replacement,) = pool.pids()
+    os.kill(replacement, signal.SIGKILL)  # long before its models load
+    while time.monotonic() < deadline and pool.failed_starts == 0:
+        time.sleep(0.01)
+    assert pool.failed_starts == 1
+    answer = pool_client.post("/analyze", json={"user_id": "alice", "face_image": FACE})
+    assert answer.status_code == 200, answer.text  # on the process started a second later
+    assert pool.restarts == 2 and pool.failed_starts == 0
+    assert count(db_engine, "sessions") == 2
+
+
+def test_restarts_after_failed_starts_back_off() -> None:
+    delays = [restart_delay(n) for n in range(1, 10)]
+    assert delays[:3] == [RESTART_DELAY_S, 2 * RESTART_DELAY_S, 4 * RESTART_DELAY_S]
+    assert delays == sorted(delays) and max(delays) == MAX_RESTART_DELAY_S
+    assert restart_delay(10_000) == MAX_RESTART_DELAY_S
 
 
 def test_more_requests_than_processes_wait_their_turn(settings, clock, db_engine) -> None:

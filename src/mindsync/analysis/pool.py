@@ -65,6 +65,11 @@ SUPPORTED = os.name == "posix"
 START_TIMEOUT_S = 120.0
 #: How long :meth:`AnalysisPool.shutdown` lets a process finish its job before stopping it.
 STOP_TIMEOUT_S = 10.0
+#: A process started in place of another that exits before its models load is followed by
+#: the next after this long, doubled for each such failure in a row (up to the most): a
+#: passing failure (memory, a killed process) costs seconds, a lasting one no busy loop.
+RESTART_DELAY_S = 1.0
+MAX_RESTART_DELAY_S = 60.0
 
 # multiprocessing.Connection's framing, which the processes read and write with
 # ``recv_bytes``/``send_bytes``: a signed 4-byte big-endian length, or -1 and 8 bytes.
@@ -259,6 +264,8 @@ class AnalysisPool:
         self._stopping: list[multiprocessing.process.BaseProcess] = []
         self.description: dict[str, dict[str, Any]] = {}
         self.restarts = 0
+        #: Replacement processes in a row that exited before they were ready.
+        self.failed_starts = 0
 
     # ------------------------------------------------------------------ processes
     def _spawn(self) -> _Worker:
@@ -446,9 +453,7 @@ class AnalysisPool:
         except OSError:
             chunk = b""
         if not chunk:
-            # EOF: the process is gone. One that never became ready is not started again
-            # (it would most likely fail the same way, over and over).
-            self._lose(worker, replace=worker.ready)
+            self._lose(worker)  # EOF: the process is gone
             return
         worker.received += chunk
         while (message := _unframe(worker.received)) is not None:
@@ -460,8 +465,9 @@ class AnalysisPool:
                 self._take_ready(worker, pickle.loads(message))
             except Exception:
                 logger.exception("a replacement analysis process failed to start")
-                self._lose(worker, replace=False)
+                self._lose(worker)
                 return
+            self.failed_starts = 0
             logger.info("analysis process %d ready", worker.pid)
             self._reap()
             self._dispatch()
@@ -478,9 +484,10 @@ class AnalysisPool:
                 job.future.set_result(answer)
         self._dispatch()
 
-    def _lose(self, worker: _Worker, *, stop: bool = False, replace: bool = True) -> None:
+    def _lose(self, worker: _Worker, *, stop: bool = False) -> None:
         """Forget ``worker`` (gone, or stuck and to be stopped), fail the job it held, and
-        start another process in its place (on the event loop; never waits for one)."""
+        start another process in its place (on the event loop; never waits for one): at
+        once, or after :func:`restart_delay` when ``worker`` itself never became ready."""
         if worker.dead:
             return
         worker.dead = True
@@ -510,9 +517,20 @@ class AnalysisPool:
             worker.unsent.clear()
         with self._lock:
             self._workers = [w for w in self._workers if w is not worker]
-        if not self._closed and replace:
-            self._replace()
+        if not self._closed:
+            if worker.ready:
+                self._replace()
+            else:
+                self.failed_starts += 1
+                delay = restart_delay(self.failed_starts)
+                logger.error("starting another analysis process in %g s", delay)
+                assert self._loop is not None
+                self._loop.call_later(delay, self._replace_if_open)
         self._dispatch()
+
+    def _replace_if_open(self) -> None:
+        if not self._closed:
+            self._replace()
 
     def _replace(self) -> None:
         """Start a process for one that was lost; it takes jobs once it says it is ready."""
@@ -578,6 +596,13 @@ class AnalysisPool:
         for process in self._stopping:
             process.join(5)
         self._stopping = []
+
+
+def restart_delay(failures: int) -> float:
+    """Seconds before the next process after ``failures`` (>= 1) in a row exited before they
+    were ready: :data:`RESTART_DELAY_S`, doubled for each failure, at most
+    :data:`MAX_RESTART_DELAY_S`."""
+    return float(min(RESTART_DELAY_S * 2 ** min(failures - 1, 16), MAX_RESTART_DELAY_S))
 
 
 class _ProcessDied(Exception):
