@@ -10,12 +10,14 @@ import signal
 import subprocess
 import sys
 import time
+import types
 import wave
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
+from mindsync.analysis import pool as pool_module
 from mindsync.analysis.pool import MAX_RESTART_DELAY_S, RESTART_DELAY_S, restart_delay
 from mindsync.core.config import Settings
 from tests.api.test_analyze import count
@@ -207,6 +209,25 @@ def test_a_replacement_that_dies_before_it_is_ready_is_followed_by_another(
     assert answer.status_code == 200, answer.text  # on the process started a second later
     assert pool.restarts == 2 and pool.failed_starts == 0
     assert count(db_engine, "sessions") == 2
+
+
+def test_a_job_that_reaches_its_process_after_the_time_limit_is_not_analysed(
+    pool_client, db_engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A job waiting in a process's pipe cannot be taken back when its request gives up; the
+    # process skips it instead of analysing for nobody (what overload would otherwise do).
+    # Here the job's deadline is set in the past as it is handed over: it arrives expired.
+    pool = pool_client.app.state.orchestrator.pool
+    clock = types.SimpleNamespace(monotonic=lambda: time.monotonic() - 3600)
+    monkeypatch.setattr(pool_module, "time", clock)
+    late = pool_client.post("/analyze", json={"user_id": "alice", "face_image": FACE})
+    monkeypatch.undo()
+    assert late.status_code == 503, late.text
+    assert "waited" in late.text
+    assert pool.expired == 1 and pool.restarts == 0  # skipped, not stopped
+    on_time = pool_client.post("/analyze", json={"user_id": "alice", "face_image": FACE})
+    assert on_time.status_code == 200, on_time.text
+    assert count(db_engine, "sessions") == 1
 
 
 def test_restarts_after_failed_starts_back_off() -> None:

@@ -169,11 +169,14 @@ def _serve(settings: Settings, jobs: Connection, answers: Connection) -> None:
             return  # the serving process closed the pipe or is gone
         try:
             with job:  # the objects are copied out of the buffer, which is used again
-                items, request_id = pickle.loads(job)
+                items, request_id, deadline = pickle.loads(job)
         except Exception as exc:  # not a job this code can read: the caller's error
             answers.send_bytes(_answer(RuntimeError(f"unreadable analysis job: {exc!r}")))
             continue
         try:
+            if time.monotonic() > deadline:  # the request stopped waiting for this job
+                answers.send_bytes(_answer(_Expired()))
+                continue
             answers.send_bytes(_answer(_analyze_group(registry, items, request_id)))
         except OSError:
             return  # the serving process stopped listening
@@ -266,6 +269,8 @@ class AnalysisPool:
         self.restarts = 0
         #: Replacement processes in a row that exited before they were ready.
         self.failed_starts = 0
+        #: Jobs a process skipped because their request had stopped waiting (time limit).
+        self.expired = 0
 
     # ------------------------------------------------------------------ processes
     def _spawn(self) -> _Worker:
@@ -364,8 +369,11 @@ class AnalysisPool:
         loop = self._bind()
         modality = items[0][0]
         label = " and ".join(m for m, _ in items)
+        # CLOCK_MONOTONIC is one clock for every process of the machine: a process that
+        # reaches a job after its request stopped waiting skips it (see _Expired).
+        deadline = time.monotonic() + self.timeout
         job = _Job(
-            payload=_frame(ForkingPickler.dumps((items, request_id_var.get()))),
+            payload=_frame(ForkingPickler.dumps((items, request_id_var.get(), deadline))),
             future=loop.create_future(),
         )
         self._queue.append(job)
@@ -393,6 +401,12 @@ class AnalysisPool:
         except _ProcessDied:
             raise AnalysisInterrupted(
                 "an analysis process stopped unexpectedly; retry the request", field=modality
+            ) from None
+        except _Expired:  # reached its process at the time limit, as it was about to give up
+            raise AnalysisInterrupted(
+                f"{label} analysis waited {self.timeout:g} s for a free analysis "
+                "process; retry later",
+                field=modality,
             ) from None
         except asyncio.CancelledError:
             if job.worker is None and job in self._queue:
@@ -473,11 +487,13 @@ class AnalysisPool:
             self._dispatch()
             return
         job = worker.held.popleft() if worker.held else None
+        try:
+            answer = pickle.loads(message)
+        except Exception as exc:  # an answer that does not unpickle
+            answer = exc
+        if isinstance(answer, _Expired):
+            self.expired += 1
         if job is not None and not job.future.done():
-            try:
-                answer = pickle.loads(message)
-            except Exception as exc:  # an answer that does not unpickle
-                answer = exc
             if isinstance(answer, BaseException):
                 job.future.set_exception(answer)
             else:
@@ -603,6 +619,11 @@ def restart_delay(failures: int) -> float:
     were ready: :data:`RESTART_DELAY_S`, doubled for each failure, at most
     :data:`MAX_RESTART_DELAY_S`."""
     return float(min(RESTART_DELAY_S * 2 ** min(failures - 1, 16), MAX_RESTART_DELAY_S))
+
+
+class _Expired(Exception):
+    """A job that reached its process after its request's time limit: not analysed (a job
+    waiting in a process's pipe cannot be taken back; nobody would read its answer)."""
 
 
 class _ProcessDied(Exception):
