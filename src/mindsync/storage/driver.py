@@ -84,6 +84,8 @@ class DriverStatement:
     def rows(self, cursor: Any, values: Mapping[str, Any]) -> list[Any]:
         """Run a SELECT; its rows (attributes named as the columns' keys), converted as Core
         converts them."""
+        if self._row is None:
+            raise TypeError("rows() runs a SELECT; use run_many() for other statements")
         params = self.parameters(values)
         try:
             raw = cursor.execute(self.sql, params).fetchall()
@@ -99,15 +101,6 @@ class DriverStatement:
             )
             for row in raw
         ]
-
-    def run(self, cursor: Any, values: Mapping[str, Any]) -> int:
-        """Run an INSERT, UPDATE or DELETE once; the rows it matched."""
-        params = self.parameters(values)
-        try:
-            count: int = cursor.execute(self.sql, params).rowcount
-        except self._dialect.loaded_dbapi.Error as exc:
-            raise self._fail(exc, params) from exc
-        return count
 
     def run_many(self, cursor: Any, rows: Iterable[Mapping[str, Any]]) -> None:
         """Run an INSERT, UPDATE or DELETE once per row of ``rows``."""

@@ -7,7 +7,13 @@ import pytest
 from scipy import signal
 
 from mindsync.analysis.motion.features import percentiles
-from mindsync.analysis.motion.signal import _filtfilt, _lowpass, to_canonical
+from mindsync.analysis.motion.signal import (
+    _filtfilt,
+    _lowpass,
+    _sosfilt_rows,
+    _sosfilt_rows_public,
+    to_canonical,
+)
 from tests.analysis.motion.test_phone_recordings import EXCERPTS
 
 FILTERS = [(4, 4.5, 50.0), (4, 4.5, 100.0), (4, 2.0, 10.0), (2, 0.3, 10.0)]
@@ -82,3 +88,14 @@ def test_canonical_segments_are_what_column_by_column_filtering_gives() -> None:
     np.testing.assert_array_equal(segment.dynamic, y[:, :3] - gravity)
     assert segment.gyro is not None
     np.testing.assert_array_equal(segment.gyro, y[:, 3:] - np.median(y[:, 3:], axis=0))
+
+
+def test_the_public_fallback_filters_rows_as_scipys_kernel() -> None:
+    rng = np.random.default_rng(7)
+    sos, zi = _lowpass(4, 4.5, 50.0)
+    rows = 9.81 + rng.normal(size=(6, 300))
+    initial = zi[None] * rows[:, :1, None]
+    kernel, public = rows.copy(), rows.copy()
+    _sosfilt_rows(sos, kernel, initial.copy())
+    _sosfilt_rows_public(sos, public, initial.copy())
+    np.testing.assert_array_equal(public, kernel)

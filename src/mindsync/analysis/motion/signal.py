@@ -109,7 +109,9 @@ def _lowpass(order: int, cutoff_hz: float, fs_hz: float) -> tuple[np.ndarray, np
 
 
 def _sosfilt_rows_public(sos: np.ndarray, rows: np.ndarray, zi: np.ndarray) -> None:
-    rows[...] = signal.sosfilt(sos, rows, axis=1, zi=zi)[0]
+    """What scipy's kernel does, through the public function: filter each row of ``rows``
+    (channels, n) in place from the initial conditions ``zi`` (channels, sections, 2)."""
+    rows[...] = signal.sosfilt(sos, rows, axis=1, zi=np.moveaxis(zi, 0, 1))[0]
 
 
 try:  # scipy's compiled kernel behind ``sosfilt``, without its checks and axis moves
