@@ -171,17 +171,25 @@ def test_a_process_that_dies_while_analysing_fails_that_request_and_is_replaced(
     assert count(db_engine, "sessions") == 1
 
 
+def _kill_the_idle_process(client) -> None:
+    """Analyse once (the pool then watches its process), kill the process while it is idle,
+    and wait until the pool has noticed and started another."""
+    answer = client.post("/analyze", json={"user_id": "alice", "face_image": FACE})
+    assert answer.status_code == 200, answer.text
+    pool = client.app.state.orchestrator.pool
+    (pid,) = pool.pids()
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and pool.pids() in ([], [pid]):
+        time.sleep(0.01)  # the event loop sees the pipe close and starts another process
+    assert pid not in pool.pids()
+
+
 def test_an_idle_process_that_dies_is_replaced_without_failing_a_request(
     pool_client, db_engine
 ) -> None:
     pool = pool_client.app.state.orchestrator.pool
-    first = pool_client.post("/analyze", json={"user_id": "alice", "face_image": FACE})
-    assert first.status_code == 200, first.text
-    (pid,) = pool.pids()
-    os.kill(pid, signal.SIGKILL)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and pid in pool.pids():
-        time.sleep(0.02)  # the event loop sees the pipe close and starts another process
+    _kill_the_idle_process(pool_client)
     assert pool.restarts == 1
     again = pool_client.post("/analyze", json={"user_id": "alice", "face_image": FACE})
     assert again.status_code == 200, again.text  # waited for the new process, no 503
@@ -193,13 +201,8 @@ def test_a_replacement_that_dies_before_it_is_ready_is_followed_by_another(
 ) -> None:
     # It used to be the end of the pool: no process left, every request a 503 until restart.
     pool = pool_client.app.state.orchestrator.pool
-    answer = pool_client.post("/analyze", json={"user_id": "alice", "face_image": FACE})
-    assert answer.status_code == 200, answer.text  # the pool now watches its processes
-    (first,) = pool.pids()
-    os.kill(first, signal.SIGKILL)
+    _kill_the_idle_process(pool_client)
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and pool.pids() in ([], [first]):
-        time.sleep(0.01)
     (replacement,) = pool.pids()
     os.kill(replacement, signal.SIGKILL)  # long before its models load
     while time.monotonic() < deadline and pool.failed_starts == 0:

@@ -387,11 +387,7 @@ class AnalysisPool:
                 # process's pipe is analysed when its turn comes, and the answer dropped.)
                 if job in self._queue:
                     self._queue.remove(job)
-                raise AnalysisInterrupted(
-                    f"{label} analysis waited {self.timeout:g} s for a free analysis "
-                    "process; retry later",
-                    field=modality,
-                ) from None
+                raise self._waited(label, modality) from None
             logger.error("an analysis ran past its time limit; replacing its process")
             self._lose(worker, stop=True)
             raise AnalysisInterrupted(
@@ -403,15 +399,18 @@ class AnalysisPool:
                 "an analysis process stopped unexpectedly; retry the request", field=modality
             ) from None
         except _Expired:  # reached its process at the time limit, as it was about to give up
-            raise AnalysisInterrupted(
-                f"{label} analysis waited {self.timeout:g} s for a free analysis "
-                "process; retry later",
-                field=modality,
-            ) from None
+            raise self._waited(label, modality) from None
         except asyncio.CancelledError:
             if job.worker is None and job in self._queue:
                 self._queue.remove(job)  # never sent; a sent one finishes in its process
             raise
+
+    def _waited(self, label: str, modality: Modality) -> AnalysisInterrupted:
+        """The 503 of a job that no process started within the time limit."""
+        return AnalysisInterrupted(
+            f"{label} analysis waited {self.timeout:g} s for a free analysis process; retry later",
+            field=modality,
+        )
 
     def _dispatch(self) -> None:
         """Send queued jobs to the processes holding the fewest, at most
